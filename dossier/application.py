@@ -1,0 +1,223 @@
+"""`Dossiers`: the application service for pupils' dossiers.
+
+Each command loads one dossier, checks scope, calls one aggregate method and saves.
+A save that loses a race with another writer is retried on the fresh dossier,
+unless the caller pinned a version (If-Match), which then conflicts instead.
+"""
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, ClassVar
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
+
+from dossier.access import Actor, check_in_scope, check_may_use_dossiers
+from dossier.domain import Dossier
+from dossier.errors import DossierNotFound, VersionConflict
+from dossier.plain import event_data, event_type
+from dossier.transcoding import DateAsISO
+
+SCHOOL_TIMEZONE = ZoneInfo("Europe/Amsterdam")
+MAX_ATTEMPTS = 50
+
+
+def school_today() -> date:
+    return datetime.now(SCHOOL_TIMEZONE).date()
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a write answers: the new entry's id (or the pupil's) and the dossier's version."""
+
+    id: UUID
+    version: int
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    version: int
+    type: str
+    recorded_at: datetime
+    actor: dict[str, str]
+    data: dict[str, Any]
+
+
+class Dossiers(Application[UUID]):
+    name = "dossiers"
+    snapshotting_intervals: ClassVar = {Dossier: 100}
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        on_saved: Callable[[], None] | None = None,
+        today: Callable[[], date] = school_today,
+    ) -> None:
+        super().__init__(env)
+        self.on_saved = on_saved
+        self.today = today
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # Commands.
+
+    def open_dossier(self, actor: Actor, values: Mapping[str, Any]) -> Receipt:
+        check_may_use_dossiers(actor)
+        dossier = Dossier.open(actor.as_record(), uuid4(), values, self.today())
+        self._save(dossier)
+        return Receipt(dossier.id, dossier.version)
+
+    def change_enrolment(
+        self, actor: Actor, pupil_id: UUID, values: Mapping[str, Any], expected: int | None = None
+    ) -> Receipt:
+        return self._add(actor, pupil_id, expected, "change_enrolment", values)
+
+    def record_experience(
+        self, actor: Actor, pupil_id: UUID, values: Mapping[str, Any], expected: int | None = None
+    ) -> Receipt:
+        return self._add(actor, pupil_id, expected, "record_experience", values)
+
+    def hold_conversation(
+        self, actor: Actor, pupil_id: UUID, values: Mapping[str, Any], expected: int | None = None
+    ) -> Receipt:
+        return self._add(actor, pupil_id, expected, "hold_conversation", values)
+
+    def record_phase(
+        self,
+        actor: Actor,
+        pupil_id: UUID,
+        conversation_id: UUID,
+        values: Mapping[str, Any],
+        expected: int | None = None,
+    ) -> Receipt:
+        fields = dict(values)
+        phase = fields.pop("phase", None)
+        return self._add(actor, pupil_id, expected, "record_phase", conversation_id, phase, fields)
+
+    def record_insight(
+        self, actor: Actor, pupil_id: UUID, values: Mapping[str, Any], expected: int | None = None
+    ) -> Receipt:
+        fields = dict(values)
+        conversation_id = fields.pop("conversation_id", None)
+        return self._add(actor, pupil_id, expected, "record_insight", fields, conversation_id)
+
+    def plan_action(
+        self, actor: Actor, pupil_id: UUID, values: Mapping[str, Any], expected: int | None = None
+    ) -> Receipt:
+        fields = dict(values)
+        conversation_id = fields.pop("conversation_id", None)
+        return self._add(actor, pupil_id, expected, "plan_action", fields, conversation_id)
+
+    def complete_action(
+        self,
+        actor: Actor,
+        pupil_id: UUID,
+        action_id: UUID,
+        outcome: str,
+        expected: int | None = None,
+    ) -> Receipt:
+        return self._close(actor, pupil_id, expected, "complete_action", action_id, outcome)
+
+    def abandon_action(
+        self,
+        actor: Actor,
+        pupil_id: UUID,
+        action_id: UUID,
+        reason: str,
+        expected: int | None = None,
+    ) -> Receipt:
+        return self._close(actor, pupil_id, expected, "abandon_action", action_id, reason)
+
+    def correct_entry(
+        self,
+        actor: Actor,
+        pupil_id: UUID,
+        entry_id: UUID,
+        changes: Mapping[str, Any],
+        reason: str,
+        expected: int | None = None,
+    ) -> Receipt:
+        return self._close(actor, pupil_id, expected, "correct_entry", entry_id, changes, reason)
+
+    def retract_entry(
+        self, actor: Actor, pupil_id: UUID, entry_id: UUID, reason: str, expected: int | None = None
+    ) -> Receipt:
+        return self._close(actor, pupil_id, expected, "retract_entry", entry_id, reason)
+
+    # Queries.
+
+    def get_dossier(self, actor: Actor, pupil_id: UUID) -> Dossier:
+        """The dossier aggregate, once scope is checked. Callers read its plain attributes."""
+        check_may_use_dossiers(actor)
+        try:
+            dossier: Dossier = self.repository.get(pupil_id)
+        except AggregateNotFoundError:
+            raise DossierNotFound(f"no pupil {pupil_id}") from None
+        check_in_scope(actor, dossier.school, pupil_id)
+        return dossier
+
+    def history(
+        self, actor: Actor, pupil_id: UUID, after: int = 0, limit: int = 100
+    ) -> list[HistoryEvent]:
+        """The dossier's immutable events, oldest first, after a version."""
+        self.get_dossier(actor, pupil_id)
+        return [
+            HistoryEvent(
+                version=e.originator_version,
+                type=event_type(e),
+                recorded_at=e.timestamp,
+                actor=e.actor,  # type: ignore[attr-defined]
+                data=event_data(e),
+            )
+            for e in self.events.get(pupil_id, gt=after or None, limit=limit)
+        ]
+
+    # The write path.
+
+    def _add(
+        self, actor: Actor, pupil_id: UUID, expected: int | None, method: str, *args: Any
+    ) -> Receipt:
+        """Run an aggregate command that creates a new entry, with a fresh entry id."""
+        entry_id = uuid4()
+        version = self._change(actor, pupil_id, expected, method, entry_id, *args)
+        return Receipt(entry_id, version)
+
+    def _close(
+        self, actor: Actor, pupil_id: UUID, expected: int | None, method: str, *args: Any
+    ) -> Receipt:
+        """Run an aggregate command about an existing entry (the first argument)."""
+        version = self._change(actor, pupil_id, expected, method, *args)
+        return Receipt(args[0], version)
+
+    def _change(
+        self, actor: Actor, pupil_id: UUID, expected: int | None, method: str, *args: Any
+    ) -> int:
+        for attempt in range(MAX_ATTEMPTS):
+            dossier = self.get_dossier(actor, pupil_id)
+            if expected is not None and dossier.version != expected:
+                raise VersionConflict(
+                    f"the dossier is at version {dossier.version}, not {expected}"
+                )
+            getattr(dossier, method)(actor.as_record(), *args, today=self.today())
+            try:
+                self._save(dossier)
+            except IntegrityError:
+                if expected is not None:
+                    raise VersionConflict("the dossier changed while saving") from None
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                continue
+            return dossier.version
+        raise VersionConflict("the dossier is too busy; try again")
+
+    def _save(self, dossier: Dossier) -> None:
+        self.save(dossier)
+        if self.on_saved is not None:
+            self.on_saved()

@@ -1,0 +1,319 @@
+"""The `Dossier` aggregate: one event stream per pupil.
+
+Every event carries `actor` (who recorded it: user id, role, school). The library
+stamps each event with its `timestamp` (recorded-at); the domain date of when a thing
+happened (`occurred_on`, `held_on`, ...) is a field of its own. `CONTENT_FIELDS` lists,
+per event, the fields that hold what was said or written, so that a storage mapper can
+treat them apart (per-pupil encryption) and audit views can leave them out.
+
+Aggregate state is plain data (dicts of strings, dates and lists) so that it
+snapshots with the standard transcoder.
+"""
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from dossier.errors import (
+    ActionClosed,
+    EntryRetracted,
+    InvalidValue,
+    PhaseAlreadyRecorded,
+    UnknownEntry,
+)
+from dossier.rules import clean, reason_text
+from dossier.vocabulary import PHASES
+
+Actor = dict[str, str]
+
+CONTENT_FIELDS: Mapping[str, frozenset[str]] = {
+    "Opened": frozenset({"name", "external_ref"}),
+    "ExperienceRecorded": frozenset({"title", "story", "place"}),
+    "PhaseRecorded": frozenset({"notes", "questions"}),
+    "InsightRecorded": frozenset({"label", "words"}),
+    "ActionPlanned": frozenset({"description", "helper", "obstacles"}),
+    "ActionCompleted": frozenset({"outcome"}),
+    "ActionAbandoned": frozenset({"reason"}),
+    "EntryCorrected": frozenset({"changes", "reason"}),
+    "EntryRetracted": frozenset({"reason"}),
+}
+
+
+class Dossier(Aggregate):
+    """A pupil's loopbaandossier at one school."""
+
+    @event("Opened")
+    def __init__(
+        self,
+        actor: Actor,
+        school: str,
+        name: str,
+        external_ref: str | None,
+        enrolment_id: UUID,
+        school_year: str,
+        sector: str,
+        grade: int,
+    ) -> None:
+        self.school = school
+        self.name = name
+        self.external_ref = external_ref
+        self.entries: dict[str, dict[str, Any]] = {}
+        self._add_enrolment(enrolment_id, school, school_year, sector, grade)
+
+    # Commands: each checks the rules, then triggers one event.
+
+    @classmethod
+    def open(
+        cls, actor: Actor, enrolment_id: UUID, values: Mapping[str, Any], today: date
+    ) -> "Dossier":
+        fields = clean("pupil", {"external_ref": None, **values}, today)
+        return cls(actor=actor, school=actor["school"], enrolment_id=enrolment_id, **fields)
+
+    def change_enrolment(
+        self, actor: Actor, entry_id: UUID, values: Mapping[str, Any], today: date
+    ) -> None:
+        fields = clean("enrolment", values, today)
+        self._change_enrolment(actor=actor, entry_id=entry_id, school=actor["school"], **fields)
+
+    def record_experience(
+        self, actor: Actor, entry_id: UUID, values: Mapping[str, Any], today: date
+    ) -> None:
+        fields = clean("experience", {"place": None, **values}, today)
+        self._record_experience(actor=actor, entry_id=entry_id, **fields)
+
+    def hold_conversation(
+        self, actor: Actor, entry_id: UUID, values: Mapping[str, Any], today: date
+    ) -> None:
+        fields = clean("conversation", values, today)
+        self.check_live_entries(fields["experience_ids"], "experience", "experience_ids")
+        self._hold_conversation(actor=actor, entry_id=entry_id, coach=actor["user_id"], **fields)
+
+    def record_phase(
+        self,
+        actor: Actor,
+        entry_id: UUID,
+        conversation_id: UUID,
+        phase: str,
+        values: Mapping[str, Any],
+        today: date,
+    ) -> None:
+        if phase not in PHASES:
+            raise InvalidValue(f"phase must be one of {', '.join(PHASES)}", field="phase")
+        conversation = self.live_entry(conversation_id, "conversation", "conversation_id")
+        if phase in conversation["phases"]:
+            raise PhaseAlreadyRecorded(
+                f"phase {phase} is already recorded in this conversation; correct it instead",
+                field="phase",
+            )
+        fields = clean("phase", {"questions": [], **values}, today)
+        self._record_phase(
+            actor=actor, entry_id=entry_id, conversation_id=conversation_id, phase=phase, **fields
+        )
+
+    def record_insight(
+        self,
+        actor: Actor,
+        entry_id: UUID,
+        values: Mapping[str, Any],
+        conversation_id: UUID | None,
+        today: date,
+    ) -> None:
+        fields = clean("insight", {"words": None, **values}, today)
+        self.check_live_entries(fields["experience_ids"], "experience", "experience_ids")
+        if conversation_id is not None:
+            self.live_entry(conversation_id, "conversation", "conversation_id")
+        self._record_insight(
+            actor=actor, entry_id=entry_id, conversation_id=conversation_id, **fields
+        )
+
+    def plan_action(
+        self,
+        actor: Actor,
+        entry_id: UUID,
+        values: Mapping[str, Any],
+        conversation_id: UUID | None,
+        today: date,
+    ) -> None:
+        fields = clean("action", {"helper": None, "obstacles": None, **values}, today)
+        if conversation_id is not None:
+            self.live_entry(conversation_id, "conversation", "conversation_id")
+        self._plan_action(actor=actor, entry_id=entry_id, conversation_id=conversation_id, **fields)
+
+    def complete_action(self, actor: Actor, action_id: UUID, outcome: str, today: date) -> None:
+        self.check_action_open(action_id)
+        outcome = reason_text("outcome", outcome)
+        self._complete_action(actor=actor, action_id=action_id, outcome=outcome, completed_on=today)
+
+    def abandon_action(self, actor: Actor, action_id: UUID, reason: str, today: date) -> None:
+        self.check_action_open(action_id)
+        reason = reason_text("reason", reason)
+        self._abandon_action(actor=actor, action_id=action_id, reason=reason, abandoned_on=today)
+
+    def correct_entry(
+        self, actor: Actor, entry_id: UUID, changes: Mapping[str, Any], reason: str, today: date
+    ) -> None:
+        entry = self.live_entry(entry_id, None, "entry_id")
+        if not changes:
+            raise InvalidValue("changes must name at least one field", field="changes")
+        fields = clean(entry["type"], changes, today)
+        for key in ("experience_ids",):
+            if key in fields:
+                self.check_live_entries(fields[key], "experience", key)
+        reason = reason_text("reason", reason)
+        self._correct_entry(actor=actor, entry_id=entry_id, changes=fields, reason=reason)
+
+    def retract_entry(self, actor: Actor, entry_id: UUID, reason: str, today: date) -> None:
+        entry = self.live_entry(entry_id, None, "entry_id")
+        if entry["type"] == "enrolment" and len(self._live("enrolment")) == 1:
+            raise InvalidValue("a dossier keeps at least one enrolment", field="entry_id")
+        reason = reason_text("reason", reason)
+        self._retract_entry(actor=actor, entry_id=entry_id, reason=reason)
+
+    @property
+    def enrolment(self) -> dict[str, Any]:
+        """The latest enrolment that was not retracted, with its corrections."""
+        return dict(self._live("enrolment")[-1]["fields"])
+
+    def _live(self, entry_type: str) -> list[dict[str, Any]]:
+        return [e for e in self.entries.values() if e["type"] == entry_type and not e["retracted"]]
+
+    # Guards.
+
+    def entry(self, entry_id: UUID, field: str) -> dict[str, Any]:
+        try:
+            return self.entries[str(entry_id)]
+        except KeyError:
+            detail = f"{field}: no entry {entry_id} in this dossier"
+            raise UnknownEntry(detail, field=field) from None
+
+    def live_entry(self, entry_id: UUID, entry_type: str | None, field: str) -> dict[str, Any]:
+        entry = self.entry(entry_id, field)
+        if entry_type is not None and entry["type"] != entry_type:
+            raise UnknownEntry(f"{field}: {entry_id} is not a {entry_type}", field=field)
+        if entry["retracted"]:
+            raise EntryRetracted(f"{field}: entry {entry_id} was retracted", field=field)
+        return entry
+
+    def check_live_entries(self, entry_ids: list[UUID], entry_type: str, field: str) -> None:
+        for entry_id in entry_ids:
+            self.live_entry(entry_id, entry_type, field)
+
+    def check_action_open(self, action_id: UUID) -> None:
+        action = self.live_entry(action_id, "action", "action_id")
+        if action["status"] != "open":
+            raise ActionClosed(f"this action is already {action['status']}", field="action_id")
+
+    # Event application: these bodies also run when the dossier is replayed.
+
+    def _add_entry(self, entry_type: str, entry_id: UUID, **fields: Any) -> dict[str, Any]:
+        entry = {"type": entry_type, "retracted": False, "fields": fields}
+        self.entries[str(entry_id)] = entry
+        return entry
+
+    def _add_enrolment(
+        self, entry_id: UUID, school: str, school_year: str, sector: str, grade: int
+    ) -> None:
+        self._add_entry(
+            "enrolment",
+            entry_id,
+            school=school,
+            school_year=school_year,
+            sector=sector,
+            grade=grade,
+        )
+
+    @event("EnrolmentChanged")
+    def _change_enrolment(
+        self, actor: Actor, entry_id: UUID, school: str, school_year: str, sector: str, grade: int
+    ) -> None:
+        self._add_enrolment(entry_id, school, school_year, sector, grade)
+
+    @event("ExperienceRecorded")
+    def _record_experience(
+        self,
+        actor: Actor,
+        entry_id: UUID,
+        kind: str,
+        title: str,
+        occurred_on: date,
+        story: str,
+        emotion: str,
+        place: str | None,
+    ) -> None:
+        self._add_entry("experience", entry_id, kind=kind, occurred_on=occurred_on)
+
+    @event("ConversationHeld")
+    def _hold_conversation(
+        self, actor: Actor, entry_id: UUID, held_on: date, experience_ids: list[UUID], coach: str
+    ) -> None:
+        self._add_entry("conversation", entry_id, held_on=held_on)["phases"] = []
+
+    @event("PhaseRecorded")
+    def _record_phase(
+        self,
+        actor: Actor,
+        entry_id: UUID,
+        conversation_id: UUID,
+        phase: str,
+        notes: str,
+        questions: list[str],
+    ) -> None:
+        self._add_entry("phase", entry_id, conversation_id=str(conversation_id), phase=phase)
+        self.entries[str(conversation_id)]["phases"].append(phase)
+
+    @event("InsightRecorded")
+    def _record_insight(
+        self,
+        actor: Actor,
+        entry_id: UUID,
+        kind: str,
+        label: str,
+        words: str | None,
+        experience_ids: list[UUID],
+        conversation_id: UUID | None,
+    ) -> None:
+        self._add_entry("insight", entry_id, kind=kind)
+
+    @event("ActionPlanned")
+    def _plan_action(
+        self,
+        actor: Actor,
+        entry_id: UUID,
+        description: str,
+        due_on: date,
+        helper: str | None,
+        obstacles: str | None,
+        conversation_id: UUID | None,
+    ) -> None:
+        self._add_entry("action", entry_id, due_on=due_on)["status"] = "open"
+
+    @event("ActionCompleted")
+    def _complete_action(
+        self, actor: Actor, action_id: UUID, outcome: str, completed_on: date
+    ) -> None:
+        self.entries[str(action_id)]["status"] = "completed"
+
+    @event("ActionAbandoned")
+    def _abandon_action(
+        self, actor: Actor, action_id: UUID, reason: str, abandoned_on: date
+    ) -> None:
+        self.entries[str(action_id)]["status"] = "abandoned"
+
+    @event("EntryCorrected")
+    def _correct_entry(
+        self, actor: Actor, entry_id: UUID, changes: dict[str, Any], reason: str
+    ) -> None:
+        entry = self.entries[str(entry_id)]
+        kept = {k: changes[k] for k in entry["fields"] if k in changes}
+        entry["fields"].update(kept)
+
+    @event("EntryRetracted")
+    def _retract_entry(self, actor: Actor, entry_id: UUID, reason: str) -> None:
+        entry = self.entries[str(entry_id)]
+        entry["retracted"] = True
+        if entry["type"] == "phase":
+            conversation = self.entries[entry["fields"]["conversation_id"]]
+            conversation["phases"].remove(entry["fields"]["phase"])

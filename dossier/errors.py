@@ -1,0 +1,54 @@
+"""Domain errors. The API maps each class to an HTTP status in one place."""
+
+
+class DomainError(Exception):
+    """A broken domain rule."""
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+
+
+class InvalidValue(DomainError):
+    """A value that the domain does not accept (wrong enum, bad format, too long)."""
+
+
+class FutureDate(InvalidValue):
+    """A domain date (when something happened) that lies in the future."""
+
+
+class UnknownEntry(DomainError):
+    """An entry id that does not exist in this dossier."""
+
+
+class EntryRetracted(DomainError):
+    """The entry was retracted; it can no longer be used, corrected or extended."""
+
+
+class ActionClosed(DomainError):
+    """The follow-up action was already completed or abandoned."""
+
+
+class PhaseAlreadyRecorded(DomainError):
+    """The conversation already has this phase; correct it instead."""
+
+
+class DossierNotFound(DomainError):
+    """No such dossier, or not one the caller may see."""
+
+
+class VersionConflict(DomainError):
+    """The caller's If-Match version is not the dossier's current version."""
+
+
+class Forbidden(DomainError):
+    """The caller's role may never do this."""
+
+
+class NotAuthenticated(DomainError):
+    """Missing, unknown, expired or revoked credentials."""
+
+
+class AccountError(DomainError):
+    """A school or user that does not exist, or exists already."""

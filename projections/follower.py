@@ -1,0 +1,124 @@
+"""Keeps read models in step with the dossiers' notification log.
+
+`catch_up()` runs right after every save and before every read-model query: it
+takes the read models' position rows as a lock (so processes take turns), reads
+the notifications after the lowest position in batches, applies each event to
+every read model that has not seen it, and moves the positions, all in one
+transaction per batch. An event is therefore applied exactly once and in order,
+also after a crash half-way, and a read that follows a write's response sees it,
+whichever server process handled the write.
+
+Polling the log is the design on SQLite (the library cannot subscribe there) and
+works unchanged on PostgreSQL, where the table lock on writes keeps ids in commit order.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from eventsourcing.application import Application
+
+from projections.readstore import ReadStore, Tx
+
+BATCH = 500
+Progress = Callable[[int, int], None]
+
+
+class ReadModel(Protocol):
+    name: str
+
+    def create(self, tx: Tx) -> None: ...
+
+    def drop(self, tx: Tx) -> None: ...
+
+    def apply(self, tx: Tx, event: Any, position: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class Status:
+    name: str
+    position: int
+    head: int
+
+    @property
+    def lag(self) -> int:
+        return self.head - self.position
+
+
+class Follower:
+    def __init__(self, app: Application[Any], models: Sequence[ReadModel]) -> None:
+        self.app = app
+        self.models = {model.name: model for model in models}
+        self.store = ReadStore(app)
+
+    def create_tables(self) -> None:
+        with self.store.transaction(write=True) as tx:
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS projection_positions "
+                "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+            )
+            for model in self.models.values():
+                model.create(tx)
+                tx.execute(
+                    "INSERT INTO projection_positions (name, position) VALUES (?, 0) "
+                    "ON CONFLICT (name) DO NOTHING",
+                    (model.name,),
+                )
+
+    def head(self) -> int:
+        return self.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+
+    def status(self) -> list[Status]:
+        head = self.head()
+        rows = self.store.query("SELECT name, position FROM projection_positions ORDER BY name")
+        return [Status(r["name"], r["position"], head) for r in rows if r["name"] in self.models]
+
+    def catch_up(self, on_progress: Progress | None = None) -> int:
+        """Apply every new event; returns how many notifications were applied."""
+        head, applied = self.head(), 0
+        while min((s.position for s in self.status()), default=head) < head:
+            count = self._apply_batch()
+            if count == 0:
+                break
+            applied += count
+            if on_progress:
+                on_progress(applied, head)
+        return applied
+
+    def rebuild(self, names: Sequence[str] = (), on_progress: Progress | None = None) -> int:
+        """Throw read models away and replay the whole log into them."""
+        chosen = [self.models[n] for n in names] if names else list(self.models.values())
+        with self.store.transaction(write=True) as tx:
+            self._lock(tx)
+            for model in chosen:
+                model.drop(tx)
+                model.create(tx)
+                tx.execute(
+                    "UPDATE projection_positions SET position = 0 WHERE name = ?", (model.name,)
+                )
+        return self.catch_up(on_progress)
+
+    def _lock(self, tx: Tx) -> dict[str, int]:
+        """Take the position rows (first statement: SQLite's write lock, PostgreSQL's row locks)."""
+        tx.execute("UPDATE projection_positions SET position = position")
+        rows = tx.query("SELECT name, position FROM projection_positions")
+        return {r["name"]: r["position"] for r in rows if r["name"] in self.models}
+
+    def _apply_batch(self) -> int:
+        with self.store.transaction(write=True) as tx:
+            positions = self._lock(tx)
+            start = min(positions.values())
+            notifications = self.app.recorder.select_notifications(  # type: ignore[attr-defined]
+                start, BATCH, inclusive_of_start=False
+            )
+            for notification in notifications:
+                event = self.app.mapper.to_domain_event(notification)
+                for name, model in self.models.items():
+                    if positions[name] < notification.id:
+                        model.apply(tx, event, notification.id)
+            if notifications:
+                last = notifications[-1].id
+                tx.execute(
+                    "UPDATE projection_positions SET position = ? WHERE position < ?", (last, last)
+                )
+            return len(notifications)

@@ -1,0 +1,215 @@
+"""Normalised labels for pupils' insights, and a Dutch lexicon of qualities, motives, interests.
+
+The bigger story counts how often a quality or motive recurs. Pupils write the same insight
+in many ways ("Samenwerking", "goed kunnen samenwerken", "teamwork"), so each label is reduced
+to a key: lower case, no accents or punctuation, every word lemmatised with simplemma, and,
+where the lexicon knows the phrase, the canonical label of its synonym group.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import simplemma
+
+KINDS = frozenset({"quality", "motive", "interest"})
+DEFAULT_LEXICON_PATH = Path(__file__).with_name("lexicon_nl.toml")
+# Dropped only when a label is compared with the lexicon, so "heel goed samenwerken" and
+# "goed kunnen samenwerken" both find samenwerken; never dropped from the returned key.
+FILLERS = frozenset({"goed", "kunnen", "heel", "erg", "zeer", "echt", "het", "de", "een", "zijn"})
+# In free text, a phrase shortly after one of these is denied rather than claimed.
+NEGATIONS = frozenset({"niet", "geen", "nooit", "nauwelijks"})
+NEGATION_WINDOW = 3
+
+Key = tuple[str, ...]
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+
+
+@dataclass(frozen=True)
+class LexiconEntry:
+    """One synonym group: its canonical label, kind, and other ways to write it."""
+
+    label: str
+    kind: str
+    variants: tuple[str, ...]
+    not_in_text: tuple[str, ...] = ()
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents ("Créatief" -> "creatief")."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+@lru_cache(maxsize=16384)
+def _lemmas(token: str) -> Key:
+    """Accent-free lemmas of one lower-case token.
+
+    simplemma splits separable verbs ("samenwerken" -> "samen_werken"), so a token can
+    yield several lemmas. A wrongly accented word ("créatieve") is unknown to simplemma,
+    so it is looked up again without accents.
+    """
+    lemma = simplemma.lemmatize(token, lang="nl")
+    folded = _fold(token)
+    if lemma == token and folded != token:
+        lemma = simplemma.lemmatize(folded, lang="nl")
+    return tuple(_WORD.findall(_fold(lemma)))
+
+
+@lru_cache(maxsize=16384)
+def lemma_key(text: str) -> Key:
+    """The lemma sequence of a label or sentence, without case, accents or punctuation."""
+    text = unicodedata.normalize("NFC", text).lower().replace("\u2019", "'")
+    return tuple(lemma for token in _WORD.findall(text) for lemma in _lemmas(token))
+
+
+def _loose(key: Key) -> Key:
+    return tuple(word for word in key if word not in FILLERS)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a story or notes; each line is split on its own (notes are often lists)."""
+    splitter = getattr(simplemma, "split_sentences", None)
+    sentences: list[str] = []
+    for line in filter(str.strip, text.splitlines()):
+        if splitter is not None:
+            sentences.extend(splitter(line, lang="nl"))
+        else:
+            sentences.extend(re.split(r"(?<=[.!?…])\s+", line.strip()))
+    return [sentence for sentence in sentences if sentence]
+
+
+class Lexicon:
+    """Synonym groups, looked up by normalised form. One form belongs to one group only."""
+
+    def __init__(self, entries: Iterable[LexiconEntry]) -> None:
+        self._entries: dict[str, LexiconEntry] = {}
+        self._exact: dict[Key, LexiconEntry] = {}
+        self._loose: dict[Key, LexiconEntry] = {}
+        self._phrases: dict[Key, LexiconEntry] = {}
+        for entry in entries:
+            self._add(entry)
+        self._longest = max(map(len, self._phrases), default=0)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Lexicon:
+        """Read a lexicon file; by default the shipped Dutch one."""
+        return cls(_read_entries(path or DEFAULT_LEXICON_PATH))
+
+    def extended(self, path: Path) -> Lexicon:
+        """This lexicon plus a school's own file; a known label gains the file's variants."""
+        merged = dict(self._entries)
+        for extra in _read_entries(path):
+            merged[extra.label] = _merge(merged.get(extra.label), extra)
+        return Lexicon(merged.values())
+
+    @property
+    def entries(self) -> tuple[LexiconEntry, ...]:
+        return tuple(self._entries.values())
+
+    def entry(self, label: str) -> LexiconEntry | None:
+        return self._entries.get(label)
+
+    def canonical(self, text: str) -> str | None:
+        """The canonical label of the group `text` belongs to, if any."""
+        key = lemma_key(text)
+        entry = self._exact.get(key) or self._loose.get(_loose(key))
+        return entry.label if entry else None
+
+    def find_in_text(self, text: str) -> list[tuple[LexiconEntry, str]]:
+        """Entries mentioned in free text, each with the sentence it was found in.
+
+        Precision over recall: a form matches only as whole lemmas in order, the longest
+        form wins, denied mentions ("niet goed samenwerken") and ambiguous forms are skipped.
+        """
+        found: list[tuple[LexiconEntry, str]] = []
+        for sentence in split_sentences(text):
+            for entry in self._mentions(lemma_key(sentence)):
+                if (entry, sentence) not in found:
+                    found.append((entry, sentence))
+        return found
+
+    def _mentions(self, words: Key) -> Iterator[LexiconEntry]:
+        start = 0
+        while start < len(words):
+            match = self._phrase_at(words, start)
+            if match is None:
+                start += 1
+                continue
+            entry, length = match
+            if not NEGATIONS.intersection(words[max(0, start - NEGATION_WINDOW) : start]):
+                yield entry
+            start += length
+
+    def _phrase_at(self, words: Key, start: int) -> tuple[LexiconEntry, int] | None:
+        for length in range(min(self._longest, len(words) - start), 0, -1):
+            entry = self._phrases.get(words[start : start + length])
+            if entry is not None:
+                return entry, length
+        return None
+
+    def _add(self, entry: LexiconEntry) -> None:
+        if entry.label in self._entries:
+            raise ValueError(f"lexicon group {entry.label!r} appears twice")
+        self._entries[entry.label] = entry
+        ambiguous = {lemma_key(form) for form in entry.not_in_text}
+        for form in (entry.label, *entry.variants):
+            key = lemma_key(form)
+            _claim(self._exact, key, entry)
+            _claim(self._loose, _loose(key), entry)
+            if key not in ambiguous:
+                self._phrases.setdefault(key, entry)
+
+
+def _claim(table: dict[Key, LexiconEntry], key: Key, entry: LexiconEntry) -> None:
+    owner = table.setdefault(key, entry) if key else entry
+    if owner.label != entry.label:
+        raise ValueError(f"{' '.join(key)!r} is in both {owner.label!r} and {entry.label!r}")
+
+
+def _merge(known: LexiconEntry | None, extra: LexiconEntry) -> LexiconEntry:
+    if known is None:
+        return extra
+    if known.kind != extra.kind:
+        raise ValueError(f"{extra.label!r} is a {known.kind}, not a {extra.kind}")
+    variants = known.variants + tuple(v for v in extra.variants if v not in known.variants)
+    return LexiconEntry(known.label, known.kind, variants, known.not_in_text + extra.not_in_text)
+
+
+def _read_entries(path: Path) -> list[LexiconEntry]:
+    with path.open("rb") as file:
+        groups = tomllib.load(file).get("group", [])
+    return [_entry_from(group, path) for group in groups]
+
+
+def _entry_from(group: dict[str, Any], path: Path) -> LexiconEntry:
+    label, kind = group.get("label"), group.get("kind")
+    if not isinstance(label, str) or not label.strip() or kind not in KINDS:
+        raise ValueError(f"{path}: a group needs a label and a kind in {sorted(KINDS)}: {group}")
+    lists = [group.get(name, []) for name in ("variants", "not_in_text")]
+    if not all(isinstance(v, list) and all(isinstance(s, str) for s in v) for v in lists):
+        raise ValueError(f"{path}: variants and not_in_text of {label!r} must be lists of text")
+    return LexiconEntry(" ".join(label.lower().split()), kind, tuple(lists[0]), tuple(lists[1]))
+
+
+@lru_cache(maxsize=1)
+def default_lexicon() -> Lexicon:
+    """The shipped lexicon, read once per process."""
+    return Lexicon.load()
+
+
+def normalise(text: str, lexicon: Lexicon | None = None) -> str:
+    """The key under which a label counts: its group's canonical label, else its lemmas.
+
+    normalise("goed kunnen samenwerken") == "samenwerken"; an unknown label keeps its own
+    lemmatised form, e.g. normalise("Ouderen") == "oudere".
+    """
+    label = (lexicon or default_lexicon()).canonical(text)
+    return label if label is not None else " ".join(lemma_key(text))

@@ -1,0 +1,62 @@
+"""SQL access for read models, through the event store's own connection pool.
+
+Read models share the database (and on SQLite the file) with the events, so one
+backup holds both. SQL here is written with `?` placeholders and translated for
+PostgreSQL; rows come back as mappings on both.
+"""
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.postgres import PostgresDatastore
+
+Row = Mapping[str, Any]
+
+
+class Tx:
+    """One transaction: `execute` with `?` placeholders, then fetch mappings."""
+
+    def __init__(self, cursor: Any, postgres: bool) -> None:
+        self.cursor = cursor
+        self.postgres = postgres
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self.postgres else sql
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        if self.postgres:
+            self.cursor.execute(self._sql(sql), params, prepare=False)
+        else:
+            self.cursor.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.cursor.executemany(self._sql(sql), rows)
+
+    def fetchall(self) -> list[Row]:
+        return list(self.cursor.fetchall())
+
+    def fetchone(self) -> Row | None:
+        row: Row | None = self.cursor.fetchone()
+        return row
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        self.execute(sql, params)
+        return self.fetchall()
+
+
+class ReadStore:
+    def __init__(self, app: Application[Any]) -> None:
+        self.datastore = app.factory.datastore  # type: ignore[attr-defined]
+        self.postgres = isinstance(self.datastore, PostgresDatastore)
+
+    @contextmanager
+    def transaction(self, *, write: bool = False) -> Iterator[Tx]:
+        with self.datastore.transaction(commit=write) as cursor:
+            yield Tx(cursor, self.postgres)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self.transaction() as tx:
+            return tx.query(sql, params)

@@ -1,0 +1,73 @@
+"""Composition root: the applications and read models for one database, wired together."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from dossier.accounts import Accounts
+from dossier.application import Dossiers, school_today
+from projections.follower import Follower
+from projections.pupils import Pupils
+from projections.readstore import ReadStore
+from projections.storage import library_env
+
+ADVISORY_LOCK_KEY = 4_242_001
+
+
+@dataclass
+class Services:
+    dossiers: Dossiers
+    accounts: Accounts
+    follower: Follower
+
+    @property
+    def reads(self) -> ReadStore:
+        return self.follower.store
+
+    def close(self) -> None:
+        self.dossiers.close()
+        self.accounts.close()
+
+
+def open_services(
+    db: str | None = None,
+    *,
+    create_tables: bool = True,
+    today: Callable[[], date] = school_today,
+) -> Services:
+    """Build the services on `db` (else `DOSSIER_DB`, else the embedded SQLite file).
+
+    Tables are created only when asked: `dossier serve` creates them once, before any
+    worker starts, because PostgreSQL fails when processes create tables at once.
+    """
+    env = library_env(db)
+    accounts = Accounts(env=env)
+    dossiers = Dossiers(env=env, today=today)
+    follower = Follower(dossiers, [Pupils()])
+    dossiers.on_saved = follower.catch_up
+    services = Services(dossiers, accounts, follower)
+    if create_tables:
+        ensure_tables(services)
+    return services
+
+
+def ensure_tables(services: Services) -> None:
+    """Create every table once; on PostgreSQL under an advisory lock against racing starts."""
+    datastore = services.follower.store.datastore
+    if not services.follower.store.postgres:
+        _create_all(services)
+        return
+    with datastore.get_connection() as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+        try:
+            _create_all(services)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
+
+
+def _create_all(services: Services) -> None:
+    for app in (services.accounts, services.dossiers):
+        app.recorder.create_table()
+        if app.snapshots is not None:
+            app.snapshots.recorder.create_table()  # type: ignore[attr-defined]
+    services.follower.create_tables()

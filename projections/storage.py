@@ -1,0 +1,90 @@
+"""Where the events and read models live: `DOSSIER_DB` turned into library settings.
+
+- unset: the embedded SQLite file `dossier.sqlite` in the working directory;
+- a path (`/some/file.sqlite`): that SQLite file;
+- `postgresql://user:password@host:port/dbname`: PostgreSQL.
+
+SQLite runs in WAL mode (the library forces it) with `synchronous=FULL`, which the
+library leaves at NORMAL: only FULL makes an acknowledged commit survive power loss.
+Each application gets its own events table, named after it as on PostgreSQL.
+"""
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from eventsourcing.persistence import AggregateRecorder, ApplicationRecorder
+from eventsourcing.sqlite import (
+    SQLiteAggregateRecorder,
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteFactory,
+)
+
+DEFAULT_DB = "dossier.sqlite"
+LOCK_TIMEOUT_SECONDS = "10"
+
+
+class DurableSQLiteConnectionPool(SQLiteConnectionPool):
+    def _create_connection(self) -> SQLiteConnection:
+        connection = super()._create_connection()
+        connection._sqlite_conn.execute("PRAGMA synchronous=FULL")
+        return connection
+
+
+class DurableSQLiteFactory(SQLiteFactory):
+    """The library's SQLite factory with durable commits and per-application tables."""
+
+    def __init__(self, env: object) -> None:
+        super().__init__(env)  # type: ignore[arg-type]
+        old = self.datastore.pool
+        self.datastore.pool = DurableSQLiteConnectionPool(
+            db_name=old.db_name, lock_timeout=old.lock_timeout
+        )
+        old.close()
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        recorder = SQLiteAggregateRecorder(self.datastore, f"{self.env.name.lower()}_{purpose}")
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder = SQLiteApplicationRecorder(self.datastore, f"{self.env.name.lower()}_events")
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
+
+
+def is_postgres(db: str) -> bool:
+    return db.startswith(("postgresql://", "postgres://"))
+
+
+def library_env(db: str | None = None) -> dict[str, str]:
+    """The eventsourcing settings for a `DOSSIER_DB` value (or the environment's)."""
+    db = db or os.environ.get("DOSSIER_DB") or DEFAULT_DB
+    if is_postgres(db):
+        return postgres_env(db)
+    Path(db).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "PERSISTENCE_MODULE": "projections.storage:DurableSQLiteFactory",
+        "SQLITE_DBNAME": str(Path(db).expanduser()),
+        "SQLITE_LOCK_TIMEOUT": LOCK_TIMEOUT_SECONDS,
+        "CREATE_TABLE": "false",
+    }
+
+
+def postgres_env(url: str) -> dict[str, str]:
+    parts = urlparse(url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_LOCK_TIMEOUT": LOCK_TIMEOUT_SECONDS,
+        "POSTGRES_POOL_SIZE": os.environ.get("DOSSIER_DB_POOL_SIZE", "5"),
+        "CREATE_TABLE": "false",
+    }
