@@ -48,6 +48,20 @@ class HistoryEvent:
     data: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class PupilSummary:
+    id: UUID
+    version: int
+    name: str
+    external_ref: str | None
+    school: str
+    school_year: str
+    sector: str
+    grade: int
+    opened_at: datetime
+    updated_at: datetime
+
+
 class Dossiers(Application[UUID]):
     name = "dossiers"
     snapshotting_intervals: ClassVar = {Dossier: 100}
@@ -163,6 +177,22 @@ class Dossiers(Application[UUID]):
             raise DossierNotFound(f"no pupil {pupil_id}") from None
         check_in_scope(actor, dossier.school, pupil_id)
         return dossier
+
+    def summary(self, actor: Actor, pupil_id: UUID) -> PupilSummary:
+        dossier = self.get_dossier(actor, pupil_id)
+        enrolment = dossier.enrolment
+        return PupilSummary(
+            id=dossier.id,
+            version=dossier.version,
+            name=dossier.name,
+            external_ref=dossier.external_ref,
+            school=dossier.school,
+            school_year=enrolment["school_year"],
+            sector=enrolment["sector"],
+            grade=enrolment["grade"],
+            opened_at=dossier.created_on,
+            updated_at=dossier.modified_on,
+        )
 
     def history(
         self, actor: Actor, pupil_id: UUID, after: int = 0, limit: int = 100

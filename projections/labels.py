@@ -21,9 +21,15 @@ import simplemma
 
 KINDS = frozenset({"quality", "motive", "interest"})
 DEFAULT_LEXICON_PATH = Path(__file__).with_name("lexicon_nl.toml")
-# Dropped only when a label is compared with the lexicon, so "heel goed samenwerken" and
-# "goed kunnen samenwerken" both find samenwerken; never dropped from the returned key.
-FILLERS = frozenset({"goed", "kunnen", "heel", "erg", "zeer", "echt", "het", "de", "een", "zijn"})
+# Words dropped only when a label is compared with the lexicon, so "heel goed samenwerken"
+# and "goed kunnen samenwerken" both find samenwerken. Compared as written, not as lemmas:
+# simplemma turns "beter" and "beste" into "goed", and "beter worden" must not become "worden".
+FILLERS = frozenset(
+    {"ik", "ben", "is", "zijn", "kan", "kun", "kunnen", "goed", "goede", "heel", "erg", "zeer"}
+    | {"echt", "wel", "het", "de", "een"}
+)
+# Ignored in free text: "om anderen te helpen" mentions "anderen helpen".
+TEXT_SKIP = frozenset({"te"})
 # In free text, a phrase shortly after one of these is denied rather than claimed.
 NEGATIONS = frozenset({"niet", "geen", "nooit", "nauwelijks"})
 NEGATION_WINDOW = 3
@@ -64,26 +70,28 @@ def _lemmas(token: str) -> Key:
 
 
 @lru_cache(maxsize=16384)
-def lemma_key(text: str) -> Key:
-    """The lemma sequence of a label or sentence, without case, accents or punctuation."""
+def lemma_key(text: str, loose: bool = False) -> Key:
+    """The lemma sequence of a label or sentence, without case, accents or punctuation.
+
+    With `loose`, filler words are left out first (see FILLERS).
+    """
     text = unicodedata.normalize("NFC", text).lower().replace("\u2019", "'")
-    return tuple(lemma for token in _WORD.findall(text) for lemma in _lemmas(token))
+    tokens = [token for token in _WORD.findall(text) if not (loose and _fold(token) in FILLERS)]
+    return tuple(lemma for token in tokens for lemma in _lemmas(token))
 
 
-def _loose(key: Key) -> Key:
-    return tuple(word for word in key if word not in FILLERS)
+def _text_words(text: str) -> Key:
+    return tuple(word for word in lemma_key(text) if word not in TEXT_SKIP)
 
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of a story or notes; each line is split on its own (notes are often lists)."""
-    splitter = getattr(simplemma, "split_sentences", None)
-    sentences: list[str] = []
-    for line in filter(str.strip, text.splitlines()):
-        if splitter is not None:
-            sentences.extend(splitter(line, lang="nl"))
-        else:
-            sentences.extend(re.split(r"(?<=[.!?…])\s+", line.strip()))
-    return [sentence for sentence in sentences if sentence]
+    return [
+        sentence
+        for line in text.splitlines()
+        for sentence in simplemma.split_sentences(line, lang="nl")
+        if sentence
+    ]
 
 
 class Lexicon:
@@ -119,8 +127,7 @@ class Lexicon:
 
     def canonical(self, text: str) -> str | None:
         """The canonical label of the group `text` belongs to, if any."""
-        key = lemma_key(text)
-        entry = self._exact.get(key) or self._loose.get(_loose(key))
+        entry = self._exact.get(lemma_key(text)) or self._loose.get(lemma_key(text, loose=True))
         return entry.label if entry else None
 
     def find_in_text(self, text: str) -> list[tuple[LexiconEntry, str]]:
@@ -131,7 +138,7 @@ class Lexicon:
         """
         found: list[tuple[LexiconEntry, str]] = []
         for sentence in split_sentences(text):
-            for entry in self._mentions(lemma_key(sentence)):
+            for entry in self._mentions(_text_words(sentence)):
                 if (entry, sentence) not in found:
                     found.append((entry, sentence))
         return found
@@ -159,13 +166,12 @@ class Lexicon:
         if entry.label in self._entries:
             raise ValueError(f"lexicon group {entry.label!r} appears twice")
         self._entries[entry.label] = entry
-        ambiguous = {lemma_key(form) for form in entry.not_in_text}
+        ambiguous = {_text_words(form) for form in entry.not_in_text}
         for form in (entry.label, *entry.variants):
-            key = lemma_key(form)
-            _claim(self._exact, key, entry)
-            _claim(self._loose, _loose(key), entry)
-            if key not in ambiguous:
-                self._phrases.setdefault(key, entry)
+            _claim(self._exact, lemma_key(form), entry)
+            _claim(self._loose, lemma_key(form, loose=True), entry)
+            if _text_words(form) not in ambiguous:
+                _claim(self._phrases, _text_words(form), entry)
 
 
 def _claim(table: dict[Key, LexiconEntry], key: Key, entry: LexiconEntry) -> None:
@@ -211,5 +217,5 @@ def normalise(text: str, lexicon: Lexicon | None = None) -> str:
     normalise("goed kunnen samenwerken") == "samenwerken"; an unknown label keeps its own
     lemmatised form, e.g. normalise("Ouderen") == "oudere".
     """
-    label = (lexicon or default_lexicon()).canonical(text)
+    label = (lexicon if lexicon is not None else default_lexicon()).canonical(text)
     return label if label is not None else " ".join(lemma_key(text))

@@ -8,6 +8,7 @@ from dossier.accounts import Accounts
 from dossier.application import Dossiers, school_today
 from projections.follower import Follower
 from projections.pupils import Pupils
+from projections.queries import Queries
 from projections.readstore import ReadStore
 from projections.storage import library_env
 
@@ -23,6 +24,10 @@ class Services:
     @property
     def reads(self) -> ReadStore:
         return self.follower.store
+
+    @property
+    def queries(self) -> Queries:
+        return Queries(self.follower)
 
     def close(self) -> None:
         self.dossiers.close()

@@ -1,0 +1,57 @@
+"""/api/v1/pupils: the dossiers, their enrolments and their immutable history."""
+
+from typing import Any
+from uuid import UUID
+
+from flask_smorest import Blueprint
+
+from api import schemas as s
+from api.auth import current_actor
+from api.http import dossiers, etag, if_match, services, written
+
+blp = Blueprint("pupils", __name__, url_prefix="/api/v1/pupils", description="Pupils' dossiers")
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(s.Page, location="query")
+@blp.response(200, s.PupilPage)
+def list_pupils(page: dict[str, Any]) -> dict[str, Any]:
+    """List the pupils of the caller's school, by name."""
+    items, next_cursor = services().queries.pupils(current_actor(), page["cursor"], page["limit"])
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(s.NewPupil)
+@blp.response(201, s.Written)
+def open_dossier(values: dict[str, Any]) -> Any:
+    """Open a dossier for a pupil at the caller's school."""
+    return written(dossiers().open_dossier(current_actor(), values))
+
+
+@blp.route("/<uuid:pupil_id>", methods=["GET"])
+@blp.response(200, s.Pupil)
+def get_pupil(pupil_id: UUID) -> Any:
+    """Show a pupil: name, current enrolment and the dossier's version (also as ETag)."""
+    summary = dossiers().summary(current_actor(), pupil_id)
+    return summary, etag(summary.version)
+
+
+@blp.route("/<uuid:pupil_id>/enrolments", methods=["POST"])
+@blp.arguments(s.Enrolment)
+@blp.response(201, s.Written)
+def change_enrolment(values: dict[str, Any], pupil_id: UUID) -> Any:
+    """Record a new enrolment: school year, sector and grade."""
+    return written(dossiers().change_enrolment(current_actor(), pupil_id, values, if_match()))
+
+
+@blp.route("/<uuid:pupil_id>/events", methods=["GET"])
+@blp.arguments(s.Page, location="query")
+@blp.response(200, s.HistoryPage)
+def history(page: dict[str, Any], pupil_id: UUID) -> dict[str, Any]:
+    """The dossier's immutable history, oldest first; `cursor` is the last version seen."""
+    after = int(page["cursor"]) if (page["cursor"] or "").isdigit() else 0
+    events = dossiers().history(current_actor(), pupil_id, after, page["limit"] + 1)
+    more = len(events) > page["limit"]
+    items = events[: page["limit"]]
+    return {"items": items, "next_cursor": str(items[-1].version) if more else None}

@@ -1,0 +1,164 @@
+"""Request and response schemas: the only input validation at the edge.
+
+Unknown fields are refused (marshmallow's default RAISE), so nobody can slip in
+fields such as `school` or `version`. Length limits come from the domain vocabulary.
+"""
+
+from marshmallow import Schema, fields, validate
+
+from dossier import vocabulary as v
+
+
+def text(limit: int, **kwargs: object) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=limit), **kwargs)  # type: ignore[arg-type]
+
+
+def optional_text(limit: int) -> fields.String:
+    return fields.String(validate=validate.Length(max=limit), allow_none=True)
+
+
+def one_of(options: tuple[str, ...]) -> fields.String:
+    return fields.String(required=True, validate=validate.OneOf(options))
+
+
+class Enrolment(Schema):
+    school_year = fields.String(
+        required=True,
+        validate=validate.Regexp(v.SCHOOL_YEAR_PATTERN, error="School year looks like 2024-2025."),
+    )
+    sector = one_of(v.SECTORS)
+    grade = fields.Integer(required=True, strict=True, validate=validate.Range(1, v.MAX_GRADE))
+
+
+class NewPupil(Enrolment):
+    name = text(v.MAX_NAME, required=True)
+    external_ref = optional_text(v.MAX_EXTERNAL_REF)
+
+
+class NewExperience(Schema):
+    kind = one_of(v.EXPERIENCE_KINDS)
+    title = text(v.MAX_TITLE, required=True)
+    occurred_on = fields.Date(required=True)
+    story = text(v.MAX_TEXT, required=True)
+    emotion = one_of(v.EMOTIONS)
+    place = optional_text(v.MAX_TITLE)
+
+
+def id_list(min_items: int) -> fields.List:
+    return fields.List(
+        fields.UUID(), required=True, validate=validate.Length(min=min_items, max=v.MAX_IDS)
+    )
+
+
+class NewConversation(Schema):
+    held_on = fields.Date(required=True)
+    experience_ids = id_list(0)
+
+
+class NewPhase(Schema):
+    phase = one_of(v.PHASES)
+    notes = text(v.MAX_TEXT, required=True)
+    questions = fields.List(
+        fields.String(validate=validate.Length(min=1, max=v.MAX_QUESTION)),
+        load_default=list,
+        validate=validate.Length(max=v.MAX_QUESTIONS),
+    )
+
+
+class NewInsight(Schema):
+    kind = one_of(v.INSIGHT_KINDS)
+    label = text(v.MAX_LABEL, required=True)
+    words = optional_text(v.MAX_TEXT)
+    experience_ids = id_list(1)
+    conversation_id = fields.UUID(allow_none=True)
+
+
+class NewAction(Schema):
+    description = text(v.MAX_TEXT, required=True)
+    due_on = fields.Date(required=True)
+    helper = optional_text(v.MAX_TITLE)
+    obstacles = optional_text(v.MAX_TEXT)
+    conversation_id = fields.UUID(allow_none=True)
+
+
+class Completion(Schema):
+    outcome = text(v.MAX_REASON, required=True)
+
+
+class Abandonment(Schema):
+    reason = text(v.MAX_REASON, required=True)
+
+
+class Correction(Schema):
+    entry_id = fields.UUID(required=True)
+    changes = fields.Dict(
+        keys=fields.String(validate=validate.Length(max=50)),
+        required=True,
+        validate=validate.Length(min=1, max=10),
+        metadata={"description": "New values of the entry's own fields, checked by its rules."},
+    )
+    reason = text(v.MAX_REASON, required=True)
+
+
+class Retraction(Schema):
+    entry_id = fields.UUID(required=True)
+    reason = text(v.MAX_REASON, required=True)
+
+
+class Page(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+# Responses.
+
+
+class Written(Schema):
+    id = fields.UUID(
+        metadata={"description": "The new entry's id (the pupil's for a new dossier)."}
+    )
+    version = fields.Integer(metadata={"description": "The dossier's version after this write."})
+
+
+class Pupil(Schema):
+    id = fields.UUID()
+    version = fields.Integer()
+    name = fields.String()
+    external_ref = fields.String(allow_none=True)
+    school = fields.String()
+    school_year = fields.String()
+    sector = fields.String()
+    grade = fields.Integer()
+    opened_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class PupilPage(Schema):
+    items = fields.List(fields.Nested(Pupil))
+    next_cursor = fields.String(allow_none=True)
+
+
+class EventActor(Schema):
+    user_id = fields.String()
+    role = fields.String()
+    school = fields.String()
+
+
+class HistoryEvent(Schema):
+    version = fields.Integer()
+    type = fields.String()
+    recorded_at = fields.DateTime()
+    actor = fields.Nested(EventActor)
+    data = fields.Dict()
+
+
+class HistoryPage(Schema):
+    items = fields.List(fields.Nested(HistoryEvent))
+    next_cursor = fields.String(allow_none=True)
+
+
+class Me(Schema):
+    id = fields.String()
+    name = fields.String()
+    role = fields.String()
+    school = fields.String()
