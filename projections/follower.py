@@ -105,20 +105,27 @@ class Follower:
         return {r["name"]: r["position"] for r in rows if r["name"] in self.models}
 
     def _apply_batch(self) -> int:
+        """Read a batch first, then apply it under the lock to the models still behind.
+
+        Reading before taking the lock keeps the lock short and never asks the
+        connection pool for a reader while holding its one writer.
+        """
+        start = min((s.position for s in self.status()), default=0)
+        notifications = self.app.recorder.select_notifications(  # type: ignore[attr-defined]
+            start, BATCH, inclusive_of_start=False
+        )
+        if not notifications:
+            return 0
         with self.store.transaction(write=True) as tx:
             positions = self._lock(tx)
-            start = min(positions.values())
-            notifications = self.app.recorder.select_notifications(  # type: ignore[attr-defined]
-                start, BATCH, inclusive_of_start=False
-            )
             for notification in notifications:
-                event = self.app.mapper.to_domain_event(notification)
-                for name, model in self.models.items():
-                    if positions[name] < notification.id:
+                behind = [m for n, m in self.models.items() if positions[n] < notification.id]
+                if behind:
+                    event = self.app.mapper.to_domain_event(notification)
+                    for model in behind:
                         model.apply(tx, event, notification.id)
-            if notifications:
-                last = notifications[-1].id
-                tx.execute(
-                    "UPDATE projection_positions SET position = ? WHERE position < ?", (last, last)
-                )
-            return len(notifications)
+            last = notifications[-1].id
+            tx.execute(
+                "UPDATE projection_positions SET position = ? WHERE position < ?", (last, last)
+            )
+        return len(notifications)

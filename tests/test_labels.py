@@ -98,6 +98,7 @@ def test_mentor_notes_are_split_per_line() -> None:
     assert [(entry.label, sentence) for entry, sentence in found] == [
         ("doorzetten", "- doorzettingsvermogen"),
         ("creatief", "- creatieve oplossing bedacht"),
+        ("oplossingsgericht", "- creatieve oplossing bedacht"),
     ]
 
 

@@ -1,0 +1,194 @@
+"""The `dossier` command line: set-up, users, serving, demo data and read-model operations.
+
+Every command honours `DOSSIER_DB` (or `--db`): unset means the embedded SQLite file.
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+import click
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from dossier.errors import DomainError
+from dossier.vocabulary import ROLES
+from projections.runtime import Services, open_services
+
+console = Console()
+
+
+@click.group()
+@click.option("--db", envvar="DOSSIER_DB", default=None, help="SQLite path or postgresql:// URL.")
+@click.pass_context
+def main(ctx: click.Context, db: str | None) -> None:
+    """Loopbaandossier: the event-sourced career dossier service."""
+    ctx.obj = db
+
+
+@contextmanager
+def opened(ctx: click.Context) -> Iterator[Services]:
+    """Open the services, turning domain errors into a message and exit code 1."""
+    services = open_services(ctx.obj)
+    try:
+        yield services
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
+    finally:
+        services.close()
+
+
+@main.group()
+def school() -> None:
+    """Schools."""
+
+
+@school.command("add")
+@click.option("--code", required=True, help="The school's code, e.g. its BRIN number.")
+@click.option("--name", required=True)
+@click.pass_context
+def school_add(ctx: click.Context, code: str, name: str) -> None:
+    """Register a school."""
+    with opened(ctx) as services:
+        services.accounts.add_school(code, name)
+    click.echo(f"School {code} ({name}) added.")
+
+
+@main.group()
+def user() -> None:
+    """Users and their tokens."""
+
+
+@user.command("add")
+@click.option("--school", required=True, help="The code of the user's school.")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--name", required=True)
+@click.pass_context
+def user_add(ctx: click.Context, school: str, role: str, name: str) -> None:
+    """Add a user; prints their token once, as the last line."""
+    with opened(ctx) as services:
+        user_id, token = services.accounts.add_user(school, role, name)
+    click.echo(f"User {user_id} ({name}, {role} at {school}) added. Their token, shown only now:")
+    click.echo(token)
+
+
+@user.command("list")
+@click.pass_context
+def user_list(ctx: click.Context) -> None:
+    """List users (never their tokens)."""
+    with opened(ctx) as services:
+        users = services.accounts.list_users()
+    table = Table("id", "name", "role", "school", "status")
+    for u in users:
+        table.add_row(str(u.id), u.name, u.role, u.school, "revoked" if u.revoked else "active")
+    console.print(table)
+
+
+@user.command("revoke")
+@click.argument("user_id", type=click.UUID)
+@click.pass_context
+def user_revoke(ctx: click.Context, user_id: UUID) -> None:
+    """Revoke a user's access: their tokens stop working at once."""
+    with opened(ctx) as services:
+        services.accounts.revoke_user(user_id)
+    click.echo(f"User {user_id} revoked.")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
+    """Serve the API with waitress (a production WSGI server)."""
+    with opened(ctx) as services:
+        run_server(services, host, port, threads)
+
+
+def run_server(services: Services, host: str, port: int, threads: int) -> None:
+    import waitress
+
+    from api.app import create_app
+
+    app = create_app(services=services)
+    click.echo(f"Serving on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="loopbaandossier")
+
+
+@main.command()
+@click.option("--serve", "then_serve", is_flag=True, help="Start the server afterwards.")
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.pass_context
+def demo(ctx: click.Context, then_serve: bool, port: int) -> None:
+    """Fill the database with a demo school, users and pupils, and say how to use it."""
+    from scripts.demo import load_demo
+
+    with opened(ctx) as services:
+        try:
+            info = load_demo(services)
+        except DomainError as error:
+            if not then_serve:
+                raise
+            click.echo(f"{error.detail}; starting the server on the existing data.")
+        else:
+            click.echo(describe_demo(info, port))
+        if then_serve:
+            run_server(services, "127.0.0.1", port, 8)
+
+
+def describe_demo(info: Any, port: int) -> str:
+    lines = [f"Demo school {info.school} loaded with {len(info.pupil_ids)} pupils.", "Tokens:"]
+    lines += [f"  {role:<10} {token}" for role, token in info.tokens.items()]
+    coach = info.tokens["coach"]
+    lines += [
+        "Try:",
+        f'  curl -H "Authorization: Bearer {coach}" http://127.0.0.1:{port}/api/v1/pupils',
+        f"  open http://127.0.0.1:{port}/api/docs",
+    ]
+    return "\n".join(lines)
+
+
+@main.group()
+def projections() -> None:
+    """Read models: status and rebuild."""
+
+
+@projections.command("status")
+@click.pass_context
+def projections_status(ctx: click.Context) -> None:
+    """Show each read model's position in the event log and its lag."""
+    with opened(ctx) as services:
+        table = Table("read model", "position", "log head", "lag")
+        for s in services.follower.status():
+            table.add_row(s.name, str(s.position), str(s.head), str(s.lag))
+    console.print(table)
+
+
+@projections.command("rebuild")
+@click.argument("name", required=False)
+@click.pass_context
+def projections_rebuild(ctx: click.Context, name: str | None) -> None:
+    """Throw read models away (all, or NAME) and rebuild them from the full history."""
+    with opened(ctx) as services:
+        if name and name not in services.follower.models:
+            known = ", ".join(services.follower.models)
+            raise click.ClickException(f"no read model {name}; known: {known}")
+        with Progress(console=console) as progress:
+            task = progress.add_task("rebuilding", total=services.follower.head() or 1)
+            done = services.follower.rebuild(
+                [name] if name else [], on_progress=updater(progress, task)
+            )
+    click.echo(f"Rebuilt {name or 'all read models'} from {done} events.")
+
+
+def updater(progress: Progress, task: Any) -> Callable[[int, int], None]:
+    def update(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+
+    return update
+
+
+if __name__ == "__main__":
+    main()

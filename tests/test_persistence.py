@@ -1,0 +1,114 @@
+"""Storage behaviour on real databases: races, restarts, durability and table creation."""
+
+import subprocess
+import sys
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from uuid import UUID
+
+import pytest
+
+from dossier.access import Actor
+from projections.runtime import Services, open_services
+from projections.storage import library_env
+
+EXPERIENCE = {
+    "kind": "opdracht",
+    "title": "Interview met een verpleegkundige",
+    "occurred_on": date(2024, 11, 5),
+    "story": "Ik heb gevraagd wat ze het mooiste vindt aan haar werk.",
+    "emotion": "positive",
+}
+PUPIL = {"name": "Yara", "sector": "mbo", "grade": 1, "school_year": "2024-2025"}
+
+
+def test_racing_writers_lose_and_duplicate_nothing(services: Services, coach: Actor) -> None:
+    pupil_id = services.dossiers.open_dossier(coach, PUPIL).id
+
+    def write(n: int) -> int:
+        title = f"Ervaring {n}"
+        values = {**EXPERIENCE, "title": title}
+        return services.dossiers.record_experience(coach, pupil_id, values).version
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        versions = list(pool.map(write, range(200)))
+
+    history = services.dossiers.history(coach, pupil_id, 0, 1000)
+    titles = [e.data["title"] for e in history if e.type == "ExperienceRecorded"]
+    assert sorted(titles) == sorted(f"Ervaring {n}" for n in range(200))
+    assert [e.version for e in history] == list(range(1, 202))
+    assert sorted(versions) == list(range(2, 202))
+
+
+def test_read_model_sees_every_raced_write(services: Services, coach: Actor) -> None:
+    def open_one(n: int) -> UUID:
+        return services.dossiers.open_dossier(coach, {**PUPIL, "name": f"Leerling {n:03}"}).id
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = set(pool.map(open_one, range(40)))
+    listed, _ = services.queries.pupils(coach, None, 100)
+    assert {UUID(str(item["id"])) for item in listed} == ids
+
+
+def test_data_survive_a_restart_in_another_process(db_url: str) -> None:
+    writer = textwrap.dedent(
+        f"""
+        import datetime
+        from projections.runtime import open_services
+        s = open_services({db_url!r})
+        s.accounts.add_school("SCH1", "School")
+        _, token = s.accounts.add_user("SCH1", "coach", "Coach")
+        actor = s.accounts.authenticate(token)
+        pupil = s.dossiers.open_dossier(actor, {PUPIL!r})
+        s.dossiers.record_experience(actor, pupil.id, {EXPERIENCE!r})
+        print(token, pupil.id)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", writer], capture_output=True, text=True, check=True
+    )
+    token, pupil_id = done.stdout.split()
+    reopened = open_services(db_url)
+    try:
+        actor = reopened.accounts.authenticate(token)
+        history = reopened.dossiers.history(actor, UUID(pupil_id))
+        assert [e.type for e in history] == ["Opened", "ExperienceRecorded"]
+        assert history[1].data["story"] == EXPERIENCE["story"]
+    finally:
+        reopened.close()
+
+
+def test_sqlite_commits_are_durable(tmp_path) -> None:
+    services = open_services(str(tmp_path / "d.sqlite"))
+    try:
+        with services.reads.transaction() as tx:
+            synchronous = tx.query("PRAGMA synchronous")[0][0]
+            journal = tx.query("PRAGMA journal_mode")[0][0]
+        assert synchronous == 2  # FULL
+        assert journal == "wal"
+    finally:
+        services.close()
+
+
+def test_dossier_db_picks_the_sqlite_file(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "elsewhere" / "school.sqlite"
+    monkeypatch.setenv("DOSSIER_DB", str(path))
+    assert library_env()["SQLITE_DBNAME"] == str(path)
+    open_services().close()
+    assert path.exists()
+
+
+@pytest.mark.postgres
+def test_processes_starting_at_once_create_tables_without_racing() -> None:
+    from tests.conftest import POSTGRES_URL, reset_postgres
+
+    reset_postgres(POSTGRES_URL)
+    starter = (
+        f"from projections.runtime import open_services; open_services({POSTGRES_URL!r}).close()"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", starter], stderr=subprocess.PIPE) for _ in range(4)
+    ]
+    errors = [p.communicate()[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
