@@ -162,3 +162,38 @@ class Me(Schema):
     name = fields.String()
     role = fields.String()
     school = fields.String()
+
+
+class TimelineQuery(Page):
+    school_year = fields.String(validate=validate.Regexp(v.SCHOOL_YEAR_PATTERN))
+    type = fields.String(
+        validate=validate.OneOf(("enrolment", "experience", "conversation", "insight", "action"))
+    )
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    as_of = fields.AwareDateTime(
+        default_timezone=None,
+        metadata={"description": "Show the dossier as it had been recorded at this moment."},
+    )
+
+
+class TimelinePage(Schema):
+    items = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "entry_id, type, date, recorded_at, recorded_by, school, sector, "
+            "grade, school_year, the entry's fields as corrected, corrected, corrections, "
+            "retracted, retraction; conversations carry their phases"
+        },
+    )
+    next_cursor = fields.String(allow_none=True)
+
+
+class Story(Schema):
+    qualities = fields.List(fields.Dict())
+    motives = fields.List(fields.Dict())
+    interests = fields.List(fields.Dict())
+    suggestions = fields.List(fields.Dict())
+    competencies = fields.Dict()
+    incomplete_conversations = fields.List(fields.Dict())
+    open_actions = fields.List(fields.Dict())

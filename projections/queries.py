@@ -2,12 +2,20 @@
 
 import base64
 import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime
 from typing import Any
 
-from dossier.access import Actor, check_may_use_dossiers
-from dossier.errors import InvalidValue
+from dossier.access import Actor, check_in_scope, check_may_use_dossiers
+from dossier.errors import DossierNotFound, InvalidValue
+from projections.fold import fold
 from projections.follower import Follower
 from projections.pupils import list_pupils
+from projections.readstore import Tx
+from projections.story import story
+from projections.timeline import stamp
+from projections.timeline_view import page, timeline_items
 
 
 def encode_cursor(*values: Any) -> str:
@@ -40,3 +48,38 @@ class Queries:
         items = [{**row, "id": row["pupil_id"]} for row in rows[:limit]]
         more = len(rows) > limit
         return items, encode_cursor(items[-1]["name"], items[-1]["id"]) if more else None
+
+    def timeline(
+        self,
+        actor: Actor,
+        pupil_id: str,
+        filters: Mapping[str, Any],
+        as_of: datetime | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the pupil's career, as it stands now or as it was recorded at `as_of`."""
+        cursor, limit = filters.get("cursor"), filters["limit"]
+        after = tuple(decode_cursor(cursor, 2)) if cursor else None
+        with self._reading(actor, pupil_id) as tx:
+            items = fold(tx, pupil_id, stamp(as_of) if as_of else None)
+        entries = timeline_items(items, filters)
+        shown = page(entries, after, limit)  # type: ignore[arg-type]
+        more = bool(shown) and shown[-1] is not entries[-1]
+        return shown, encode_cursor(shown[-1]["date"], shown[-1]["seq"]) if more else None
+
+    def story(self, actor: Actor, pupil_id: str, today: date) -> dict[str, Any]:
+        """The pupil's groter verhaal, from the timeline read model."""
+        with self._reading(actor, pupil_id) as tx:
+            items = fold(tx, pupil_id)
+        return story(items, today)
+
+    @contextmanager
+    def _reading(self, actor: Actor, pupil_id: str) -> Iterator[Tx]:
+        """Catch up, open one read transaction and check the pupil is in the caller's scope."""
+        check_may_use_dossiers(actor)
+        self.follower.catch_up()
+        with self.follower.store.transaction() as tx:
+            rows = tx.query("SELECT school FROM pupils WHERE pupil_id = ?", (pupil_id,))
+            if not rows:
+                raise DossierNotFound(f"no pupil {pupil_id}")
+            check_in_scope(actor, rows[0]["school"], pupil_id)
+            yield tx

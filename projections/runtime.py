@@ -11,6 +11,7 @@ from projections.pupils import Pupils
 from projections.queries import Queries
 from projections.readstore import ReadStore
 from projections.storage import library_env
+from projections.timeline import Timeline
 
 ADVISORY_LOCK_KEY = 4_242_001
 
@@ -48,7 +49,7 @@ def open_services(
     env = library_env(db)
     accounts = Accounts(env=env)
     dossiers = Dossiers(env=env, today=today)
-    follower = Follower(dossiers, [Pupils()])
+    follower = Follower(dossiers, [Pupils(), Timeline()])
     dossiers.on_saved = follower.catch_up
     services = Services(dossiers, accounts, follower)
     if create_tables:

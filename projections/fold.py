@@ -1,0 +1,98 @@
+"""A pupil's entries as they stood at a moment: original rows with their revisions folded in."""
+
+import json
+from datetime import date
+from typing import Any
+
+from dossier.vocabulary import school_year_of, school_year_start
+from projections.readstore import Tx
+
+Item = dict[str, Any]
+DATE_FIELDS = ("occurred_on", "held_on")
+
+
+def fold(tx: Tx, pupil_id: str, as_of: str | None = None) -> dict[str, Item]:
+    """Every entry of the pupil recorded up to `as_of` (a `stamp`), in recording order."""
+    until, params = ("AND recorded_at <= ? ", (pupil_id, as_of)) if as_of else ("", (pupil_id,))
+    entries = tx.query(
+        f"SELECT * FROM timeline_entries WHERE pupil_id = ? {until}ORDER BY seq",
+        params,
+    )
+    revisions = tx.query(
+        f"SELECT * FROM timeline_revisions WHERE pupil_id = ? {until}ORDER BY seq",
+        params,
+    )
+    items = {row["entry_id"]: _item(row) for row in entries}
+    for revision in revisions:
+        item = items.get(revision["entry_id"])
+        if item is not None:
+            _revise(item, revision)
+    return items
+
+
+def _item(row: Any) -> Item:
+    data = json.loads(row["data"])
+    if row["type"] == "action":
+        data["status"] = "open"
+    return {
+        "entry_id": row["entry_id"],
+        "type": row["type"],
+        "date": row["day"],
+        "seq": row["seq"],
+        "recorded_at": row["recorded_at"],
+        "recorded_by": json.loads(row["actor"]),
+        "parent_id": row["parent_id"],
+        "data": data,
+        "corrected": False,
+        "corrections": [],
+        "retracted": False,
+        "retraction": None,
+    }
+
+
+def _revise(item: Item, revision: Any) -> None:
+    data, kind = json.loads(revision["data"]), revision["kind"]
+    note = {"recorded_at": revision["recorded_at"], "recorded_by": json.loads(revision["actor"])}
+    if kind == "correction":
+        item["data"].update(data["changes"])
+        item["corrected"] = True
+        shown = {k: v for k, v in data["changes"].items() if k != "mentions"}
+        item["corrections"].append({**note, "changes": shown, "reason": data["reason"]})
+        _redate(item)
+    elif kind == "retraction":
+        item["retracted"] = True
+        item["retraction"] = {**note, "reason": data["reason"]}
+    else:
+        status = "completed" if kind == "completion" else "abandoned"
+        item["data"].update({"status": status, "closed_at": note["recorded_at"]})
+        item["data"].update({k: data[k] for k in ("outcome", "reason") if k in data})
+
+
+def _redate(item: Item) -> None:
+    if item["type"] == "enrolment":
+        item["date"] = school_year_start(item["data"]["school_year"]).isoformat()
+    for field in DATE_FIELDS:
+        if field in item["data"]:
+            item["date"] = item["data"][field]
+
+
+def enrolment_context(items: dict[str, Item]) -> Any:
+    """A function giving, for a date, the school, sector, grade and school year it falls in."""
+    enrolments = sorted(
+        (i for i in items.values() if i["type"] == "enrolment" and not i["retracted"]),
+        key=lambda i: (i["date"], i["seq"]),
+    )
+
+    def context(day: str) -> dict[str, Any]:
+        year = school_year_of(date.fromisoformat(day))
+        started = [e for e in enrolments if e["date"] <= day] or enrolments[:1]
+        same_year = [e for e in started if e["data"]["school_year"] == year]
+        chosen = (same_year or started)[-1]["data"] if started else {}
+        return {
+            "school": chosen.get("school"),
+            "sector": chosen.get("sector"),
+            "grade": chosen.get("grade"),
+            "school_year": year,
+        }
+
+    return context

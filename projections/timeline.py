@@ -1,0 +1,156 @@
+"""Read model `timeline`: every entry of a pupil's dossier, as first recorded, with its revisions.
+
+`timeline_entries` holds each entry's original fields; `timeline_revisions` holds what
+happened to it later (correction, retraction, completion, abandonment), each with its
+recorded-at. Folding the revisions recorded up to a moment gives the dossier as it stood
+then (`as_of`); folding all of them gives it as it is now. Lexicon mentions in stories and
+phase notes are found once, here, so reads never lemmatise.
+"""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from dossier.application import SCHOOL_TIMEZONE
+from dossier.plain import event_type, plain
+from dossier.vocabulary import school_year_start
+from projections.labels import default_lexicon
+from projections.readstore import Tx
+
+TEXT_FIELDS = {"experience": "story", "phase": "notes"}
+ENTRY_TYPES = {
+    "ExperienceRecorded": "experience",
+    "ConversationHeld": "conversation",
+    "PhaseRecorded": "phase",
+    "InsightRecorded": "insight",
+    "ActionPlanned": "action",
+    "EnrolmentChanged": "enrolment",
+}
+REVISIONS = {
+    "EntryCorrected": ("correction", "entry_id"),
+    "EntryRetracted": ("retraction", "entry_id"),
+    "ActionCompleted": ("completion", "action_id"),
+    "ActionAbandoned": ("abandonment", "action_id"),
+}
+NOT_DATA = frozenset({"entry_id", "actor"})
+
+
+def stamp(moment: datetime) -> str:
+    """A fixed-width UTC text form, so that recorded-at values compare correctly as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def mentions(text: str | None) -> list[list[str]]:
+    """Lexicon qualities, motives and interests named in a text, with their sentence."""
+    if not text:
+        return []
+    found = default_lexicon().find_in_text(text)
+    return [[entry.label, entry.kind, sentence] for entry, sentence in found]
+
+
+class Timeline:
+    name = "timeline"
+
+    def create(self, tx: Tx) -> None:
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS timeline_entries (entry_id TEXT PRIMARY KEY, "
+            "pupil_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, "
+            "day TEXT NOT NULL, recorded_at TEXT NOT NULL, actor TEXT NOT NULL, "
+            "parent_id TEXT, data TEXT NOT NULL)"
+        )
+        tx.execute(
+            "CREATE INDEX IF NOT EXISTS timeline_entries_by_pupil "
+            "ON timeline_entries (pupil_id, seq)"
+        )
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS timeline_revisions (pupil_id TEXT NOT NULL, "
+            "seq INTEGER NOT NULL, entry_id TEXT NOT NULL, kind TEXT NOT NULL, "
+            "recorded_at TEXT NOT NULL, actor TEXT NOT NULL, data TEXT NOT NULL, "
+            "PRIMARY KEY (pupil_id, seq))"
+        )
+
+    def drop(self, tx: Tx) -> None:
+        tx.execute("DROP TABLE IF EXISTS timeline_entries")
+        tx.execute("DROP TABLE IF EXISTS timeline_revisions")
+
+    def apply(self, tx: Tx, event: Any, position: int) -> None:
+        kind = event_type(event)
+        if kind == "Opened":
+            self._add(tx, event, "enrolment", event.enrolment_id, self._fields(event))
+        elif kind in ENTRY_TYPES:
+            self._add(tx, event, ENTRY_TYPES[kind], event.entry_id, self._fields(event))
+        elif kind in REVISIONS:
+            revision, key = REVISIONS[kind]
+            self._revise(tx, event, revision, getattr(event, key))
+
+    @staticmethod
+    def _fields(event: Any) -> dict[str, Any]:
+        names = (
+            {"school", "school_year", "sector", "grade"} if event_type(event) == "Opened" else None
+        )
+        values = vars(event)
+        keep = (
+            names or set(values) - {"originator_id", "originator_version", "timestamp"} - NOT_DATA
+        )
+        return {k: plain(values[k]) for k in sorted(keep)}
+
+    def _add(
+        self, tx: Tx, event: Any, entry_type: str, entry_id: Any, data: dict[str, Any]
+    ) -> None:
+        if entry_type in TEXT_FIELDS:
+            data["mentions"] = mentions(data.get(TEXT_FIELDS[entry_type]))
+        tx.execute(
+            "INSERT INTO timeline_entries (entry_id, pupil_id, seq, type, day, recorded_at, actor, "
+            "parent_id, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                str(entry_id),
+                str(event.originator_id),
+                event.originator_version,
+                entry_type,
+                self._day(tx, entry_type, data, event),
+                stamp(event.timestamp),
+                json.dumps(event.actor),
+                data.get("conversation_id") if entry_type == "phase" else None,
+                json.dumps(data),
+            ),
+        )
+
+    def _revise(self, tx: Tx, event: Any, kind: str, entry_id: Any) -> None:
+        data = {
+            k: plain(v) for k, v in vars(event).items() if k in {"changes", "reason", "outcome"}
+        }
+        changes = data.get("changes", {})
+        rows = tx.query("SELECT type FROM timeline_entries WHERE entry_id = ?", (str(entry_id),))
+        field = TEXT_FIELDS.get(rows[0]["type"]) if rows else None
+        if field and field in changes:
+            changes["mentions"] = mentions(changes[field])
+        tx.execute(
+            "INSERT INTO timeline_revisions (pupil_id, seq, entry_id, kind, recorded_at, actor, "
+            "data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                str(event.originator_id),
+                event.originator_version,
+                str(entry_id),
+                kind,
+                stamp(event.timestamp),
+                json.dumps(event.actor),
+                json.dumps(data),
+            ),
+        )
+
+    @staticmethod
+    def _day(tx: Tx, entry_type: str, data: dict[str, Any], event: Any) -> str:
+        """The entry's domain date: when it happened, not when it was recorded."""
+        if entry_type == "enrolment":
+            return school_year_start(data["school_year"]).isoformat()
+        for field in ("occurred_on", "held_on"):
+            if field in data:
+                return str(data[field])
+        conversation = data.get("conversation_id")
+        if conversation:
+            rows = tx.query(
+                "SELECT day FROM timeline_entries WHERE entry_id = ?", (str(conversation),)
+            )
+            if rows:
+                return str(rows[0]["day"])
+        return str(event.timestamp.astimezone(SCHOOL_TIMEZONE).date().isoformat())
