@@ -1,0 +1,330 @@
+"""Timeline and groter verhaal over HTTP, and rebuilt read models equal to incremental ones.
+
+The fixture is a small realistic career: Daan, vmbo 3 into mbo 1 over four school years.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dossier.access import Actor
+from dossier.application import school_today as today
+from projections.runtime import open_services
+
+Headers = dict[str, str]
+
+
+class Dossier:
+    """A little client for building a dossier over HTTP."""
+
+    def __init__(self, client: FlaskClient, headers: Headers, pupil_id: str) -> None:
+        self.client, self.headers, self.base = client, headers, f"/api/v1/pupils/{pupil_id}"
+
+    def post(self, path: str, body: dict[str, Any]) -> str:
+        response = self.client.post(self.base + path, json=body, headers=self.headers)
+        assert response.status_code == 201, response.json
+        return str(response.json["id"])
+
+    def get(self, path: str) -> Any:
+        response = self.client.get(self.base + path, headers=self.headers)
+        assert response.status_code == 200, response.json
+        return response.json
+
+    def experience(
+        self, title: str, day: str, emotion: str, story: str, kind: str = "stage"
+    ) -> str:
+        body = {
+            "kind": kind,
+            "title": title,
+            "occurred_on": day,
+            "story": story,
+            "emotion": emotion,
+        }
+        return self.post("/experiences", body)
+
+    def insight(self, kind: str, label: str, *evidence: str) -> str:
+        return self.post(
+            "/insights", {"kind": kind, "label": label, "experience_ids": list(evidence)}
+        )
+
+
+def build_career(client: FlaskClient, headers: Headers) -> tuple[Dossier, dict[str, str]]:
+    body = {"name": "Daan Bakker", "sector": "vmbo", "grade": 3, "school_year": "2022-2023"}
+    pupil = client.post("/api/v1/pupils", json=body, headers=headers).json["id"]
+    d, ids = Dossier(client, headers, pupil), {}
+    ids["garage"] = d.experience(
+        "Stagedag garage", "2022-11-14", "positive",
+        "Ik hielp een monteur met banden wisselen. We werkten als team.",
+    )  # fmt: skip
+    ids["kantoor"] = d.experience(
+        "Meeloopdag kantoor", "2023-03-02", "negative",
+        "Ik moest de hele dag stil zitten. Ik wil liever buiten werken.", "meeloopdag",
+    )  # fmt: skip
+    d.post("/enrolments", {"school_year": "2023-2024", "sector": "vmbo", "grade": 4})
+    ids["fiets"] = d.experience(
+        "Praktijkles fietsen repareren", "2023-10-05", "positive",
+        "Samen met Lisa hebben we drie fietsen gemaakt.", "praktijkles",
+    )  # fmt: skip
+    ids["talk"] = d.post(
+        "/conversations", {"held_on": "2023-10-12", "experience_ids": [ids["fiets"]]}
+    )
+    for phase in ("terugkijken", "reflecteren", "vooruitkijken"):
+        d.post(
+            f"/conversations/{ids['talk']}/phases", {"phase": phase, "notes": f"Daan over {phase}."}
+        )
+    d.insight("quality", "Samenwerken", ids["garage"])
+    d.insight("quality", "goed kunnen samenwerken", ids["fiets"])
+    d.insight("motive", "buiten werken", ids["kantoor"])
+    d.post("/enrolments", {"school_year": "2024-2025", "sector": "mbo", "grade": 1})
+    ids["proef"] = d.experience(
+        "Proefles autotechniek",
+        "2024-09-20",
+        "mixed",
+        "Spannend, maar ik snapte de motor.",
+        "proefles",
+    )
+    ids["action"] = d.post(
+        "/actions", {"description": "Stage bij dealer zoeken", "due_on": "2025-01-15"}
+    )
+    d.post("/enrolments", {"school_year": "2025-2026", "sector": "mbo", "grade": 2})
+    return d, ids
+
+
+def test_timeline_shows_the_whole_career_in_order(client, tokens):
+    d, ids = build_career(client, tokens["coach"])
+    items = d.get("/timeline?limit=500")["items"]
+    assert [(i["type"], i["date"]) for i in items[:9]] == [
+        ("enrolment", "2022-08-01"), ("experience", "2022-11-14"), ("experience", "2023-03-02"),
+        ("enrolment", "2023-08-01"), ("experience", "2023-10-05"), ("conversation", "2023-10-12"),
+        ("enrolment", "2024-08-01"), ("experience", "2024-09-20"), ("enrolment", "2025-08-01"),
+    ]  # fmt: skip
+    # Insights and actions recorded outside a conversation are dated the day they were recorded.
+    assert [(i["type"], i["date"]) for i in items[9:]] == [
+        ("insight", today().isoformat()), ("insight", today().isoformat()),
+        ("insight", today().isoformat()), ("action", today().isoformat()),
+    ]  # fmt: skip
+    garage = items[1]
+    assert (garage["school_year"], garage["sector"], garage["grade"]) == ("2022-2023", "vmbo", 3)
+    proef = next(i for i in items if i["entry_id"] == ids["proef"])
+    assert (proef["school_year"], proef["sector"], proef["grade"]) == ("2024-2025", "mbo", 1)
+    talk = next(i for i in items if i["entry_id"] == ids["talk"])
+    assert [p["phase"] for p in talk["phases"]] == ["terugkijken", "reflecteren", "vooruitkijken"]
+    assert garage["recorded_by"]["role"] == "coach"
+
+
+def test_timeline_pages_and_filters(client, tokens):
+    d, _ = build_career(client, tokens["coach"])
+    everything = d.get("/timeline?limit=500")["items"]
+    paged, cursor = [], None
+    while True:
+        page = d.get("/timeline?limit=4" + (f"&cursor={cursor}" if cursor else ""))
+        paged += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert [i["entry_id"] for i in paged] == [i["entry_id"] for i in everything]
+    experiences = d.get("/timeline?type=experience&school_year=2023-2024")["items"]
+    assert [i["title"] for i in experiences] == ["Praktijkles fietsen repareren"]
+    window = d.get("/timeline?from=2023-01-01&to=2023-08-01")["items"]
+    assert [i["type"] for i in window] == ["experience", "enrolment"]
+
+
+def test_corrections_show_with_history_and_retractions_stay_marked(client, tokens):
+    d, ids = build_career(client, tokens["coach"])
+    d.post(
+        "/corrections",
+        {
+            "entry_id": ids["garage"],
+            "changes": {"title": "Stagedag Autobedrijf Smit"},
+            "reason": "naam",
+        },
+    )
+    d.post("/retractions", {"entry_id": ids["kantoor"], "reason": "verkeerde leerling"})
+    items = {i["entry_id"]: i for i in d.get("/timeline?limit=500")["items"]}
+    garage = items[ids["garage"]]
+    assert garage["title"] == "Stagedag Autobedrijf Smit"
+    assert garage["corrected"] is True
+    assert garage["corrections"][0]["changes"] == {"title": "Stagedag Autobedrijf Smit"}
+    assert items[ids["kantoor"]]["retracted"] is True
+    assert items[ids["kantoor"]]["retraction"]["reason"] == "verkeerde leerling"
+
+
+def test_as_of_gives_the_dossier_as_it_was_recorded_then(client, tokens):
+    d, ids = build_career(client, tokens["coach"])
+    moment = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    d.post(
+        "/corrections",
+        {"entry_id": ids["garage"], "changes": {"title": "Nieuwe titel"}, "reason": "x"},
+    )
+    d.experience("Open dag ROC", "2025-03-01", "positive", "Veel gezien.", "open_dag")
+    then = d.get(f"/timeline?limit=500&as_of={moment}")["items"]
+    now = d.get("/timeline?limit=500")["items"]
+    assert len(now) == len(then) + 1
+    garage_then = next(i for i in then if i["entry_id"] == ids["garage"])
+    assert (garage_then["title"], garage_then["corrected"]) == ("Stagedag garage", False)
+
+
+def test_story_merges_differently_written_labels_into_a_common_thread(client, tokens):
+    d, ids = build_career(client, tokens["coach"])
+    story = d.get("/story")
+    (teamwork,) = [q for q in story["qualities"] if q["label"] == "samenwerken"]
+    assert teamwork["count"] == 2
+    assert teamwork["recurring"] is True
+    assert teamwork["labels_as_written"] == ["Samenwerken", "goed kunnen samenwerken"]
+    assert [e["id"] for e in teamwork["experiences"]] == [ids["garage"], ids["fiets"]]
+    assert (teamwork["first_seen"], teamwork["last_seen"]) == ("2022-11-14", "2023-10-05")
+    assert teamwork["school_years"] == ["2022-2023", "2023-2024"]
+    assert teamwork["emotions"] == {"positive": 2}
+    (outside,) = story["motives"]
+    assert (outside["count"], outside["recurring"]) == (1, False)
+
+
+def test_story_shows_gaps_open_actions_and_incomplete_conversations(client, tokens):
+    d, ids = build_career(client, tokens["coach"])
+    story = d.get("/story")
+    (incomplete,) = story["incomplete_conversations"]
+    assert (incomplete["entry_id"], incomplete["missing"]) == (ids["talk"], ["activeren"])
+    (action,) = story["open_actions"]
+    assert (action["entry_id"], action["overdue"]) == (ids["action"], True)
+    assert story["competencies"]["2023-2024"]["kwaliteitenreflectie"]
+    assert story["competencies"]["2022-2023"]["netwerken"] == []
+
+
+def test_story_suggests_lexicon_words_from_stories_not_yet_recorded(client, tokens):
+    d, _ = build_career(client, tokens["coach"])
+    suggestions = d.get("/story")["suggestions"]
+    labels = {s["label"] for s in suggestions}
+    assert "samenwerken" not in labels  # recorded already
+    assert all(s["sentence"] for s in suggestions)
+
+
+def test_timeline_of_another_schools_pupil_does_not_exist(client, tokens):
+    d, _ = build_career(client, tokens["coach"])
+    for view in ("/timeline", "/story"):
+        assert client.get(d.base + view, headers=tokens["other_school"]).status_code == 404
+        assert client.get(d.base + view, headers=tokens["auditor"]).status_code == 403
+
+
+COMMANDS = st.lists(
+    st.sampled_from(
+        [
+            "experience",
+            "conversation",
+            "phase",
+            "insight",
+            "action",
+            "complete",
+            "correct",
+            "retract",
+            "enrol",
+        ]
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+def play(services, actor: Actor, pupil_id, commands: list[str], draw) -> None:
+    """Run a random but valid command sequence; refused commands are simply skipped."""
+    from datetime import date
+
+    from dossier.errors import DomainError
+
+    made: dict[str, list] = {"experience": [], "conversation": [], "action": [], "any": []}
+    app = services.dossiers
+    for n, command in enumerate(commands):
+        try:
+            if command == "experience":
+                values = {
+                    "kind": "stage",
+                    "title": f"Ervaring {n}",
+                    "occurred_on": date(2024, 1 + n % 12, 1),
+                    "story": "Ik hielp klanten en werkte samen.",
+                    "emotion": draw(st.sampled_from(["positive", "negative"])),
+                }
+                made["experience"].append(app.record_experience(actor, pupil_id, values).id)
+            elif command == "conversation":
+                made["conversation"].append(
+                    app.hold_conversation(
+                        actor,
+                        pupil_id,
+                        {"held_on": date(2024, 6, 1), "experience_ids": made["experience"][-1:]},
+                    ).id
+                )
+            elif command == "phase" and made["conversation"]:
+                app.record_phase(
+                    actor,
+                    pupil_id,
+                    draw(st.sampled_from(made["conversation"])),
+                    {
+                        "phase": draw(st.sampled_from(["terugkijken", "reflecteren"])),
+                        "notes": "Zorgzaam.",
+                    },
+                )
+            elif command == "insight" and made["experience"]:
+                app.record_insight(
+                    actor,
+                    pupil_id,
+                    {
+                        "kind": "quality",
+                        "label": draw(st.sampled_from(["samenwerken", "Samenwerking", "geduld"])),
+                        "experience_ids": [draw(st.sampled_from(made["experience"]))],
+                    },
+                )
+            elif command == "action":
+                made["action"].append(
+                    app.plan_action(
+                        actor, pupil_id, {"description": "Bellen", "due_on": date(2024, 9, 1)}
+                    ).id
+                )
+            elif command == "complete" and made["action"]:
+                app.complete_action(actor, pupil_id, draw(st.sampled_from(made["action"])), "klaar")
+            elif command == "correct" and made["experience"]:
+                app.correct_entry(
+                    actor,
+                    pupil_id,
+                    draw(st.sampled_from(made["experience"])),
+                    {"title": f"Gecorrigeerd {n}"},
+                    "typo",
+                )
+            elif command == "retract" and made["experience"]:
+                app.retract_entry(
+                    actor, pupil_id, draw(st.sampled_from(made["experience"])), "fout"
+                )
+            elif command == "enrol":
+                app.change_enrolment(
+                    actor, pupil_id, {"school_year": "2024-2025", "sector": "mbo", "grade": 1}
+                )
+        except DomainError:
+            continue
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(commands=COMMANDS, data=st.data())
+def test_rebuilt_read_models_equal_the_incrementally_kept_ones(tmp_path_factory, commands, data):
+    db = str(tmp_path_factory.mktemp("rebuild") / "d.sqlite")
+    services = open_services(db)
+    try:
+        services.accounts.add_school("SCH1", "School")
+        _, token = services.accounts.add_user("SCH1", "coach", "Coach")
+        actor = services.accounts.authenticate(token)
+        values = {"name": "Pupil", "sector": "vmbo", "grade": 3, "school_year": "2023-2024"}
+        pupil_id = services.dossiers.open_dossier(actor, values).id
+        play(services, actor, pupil_id, commands, data.draw)
+        filters = {"limit": 1000}
+        before = services.queries.timeline(actor, str(pupil_id), filters)
+        story_before = services.queries.story(actor, str(pupil_id), services.dossiers.today())
+        pupils_before = services.queries.pupils(actor, None, 10)
+        services.follower.rebuild()
+        assert services.queries.timeline(actor, str(pupil_id), filters) == before
+        assert (
+            services.queries.story(actor, str(pupil_id), services.dossiers.today()) == story_before
+        )
+        assert services.queries.pupils(actor, None, 10) == pupils_before
+    finally:
+        services.close()
