@@ -328,3 +328,17 @@ def test_rebuilt_read_models_equal_the_incrementally_kept_ones(tmp_path_factory,
         assert services.queries.pupils(actor, None, 10) == pupils_before
     finally:
         services.close()
+
+
+def test_rebuild_over_a_career_gives_the_same_timeline_and_story(client, tokens, services):
+    d, ids = build_career(client, tokens["coach"])
+    d.post(
+        "/corrections",
+        {"entry_id": ids["garage"], "changes": {"title": "Garage Smit"}, "reason": "x"},
+    )
+    d.post("/retractions", {"entry_id": ids["kantoor"], "reason": "dubbel"})
+    timeline, story = d.get("/timeline?limit=500"), d.get("/story")
+    services.follower.rebuild()
+    assert d.get("/timeline?limit=500") == timeline
+    assert d.get("/story") == story
+    assert all(status.lag == 0 for status in services.follower.status())
