@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from api import schemas as s
 from api.auth import current_actor
 from api.http import dossiers, etag, if_match, services, written
+from dossier.errors import InvalidValue
 
 blp = Blueprint("pupils", __name__, url_prefix="/api/v1/pupils", description="Pupils' dossiers")
 
@@ -50,7 +51,10 @@ def change_enrolment(values: dict[str, Any], pupil_id: UUID) -> Any:
 @blp.response(200, s.HistoryPage)
 def history(page: dict[str, Any], pupil_id: UUID) -> dict[str, Any]:
     """The dossier's immutable history, oldest first; `cursor` is the last version seen."""
-    after = int(page["cursor"]) if (page["cursor"] or "").isdigit() else 0
+    cursor = page["cursor"] or "0"
+    if not cursor.isdigit():
+        raise InvalidValue("cursor is not one this service gave out", field="cursor")
+    after = int(cursor)
     events = dossiers().history(current_actor(), pupil_id, after, page["limit"] + 1)
     more = len(events) > page["limit"]
     items = events[: page["limit"]]
