@@ -9,7 +9,7 @@ from werkzeug.exceptions import BadRequest
 from dossier.application import Dossiers, Receipt
 from projections.runtime import Services
 
-IF_MATCH = re.compile(r'^(?:W/)?"?(\d+)"?$')
+IF_MATCH = re.compile(r'^"(\d{1,18})"$')
 
 
 def services() -> Services:
@@ -28,7 +28,7 @@ def if_match() -> int | None:
         return None
     match = IF_MATCH.match(value)
     if not match:
-        raise BadRequest('If-Match must be a dossier version as given in the ETag, e.g. "7"')
+        raise BadRequest('If-Match must be the strong ETag of a version, e.g. "7"')
     return int(match.group(1))
 
 

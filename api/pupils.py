@@ -52,7 +52,7 @@ def change_enrolment(values: dict[str, Any], pupil_id: UUID) -> Any:
 def history(page: dict[str, Any], pupil_id: UUID) -> dict[str, Any]:
     """The dossier's immutable history, oldest first; `cursor` is the last version seen."""
     cursor = page["cursor"] or "0"
-    if not cursor.isdigit():
+    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
         raise InvalidValue("cursor is not one this service gave out", field="cursor")
     after = int(cursor)
     events = dossiers().history(current_actor(), pupil_id, after, page["limit"] + 1)

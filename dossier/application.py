@@ -5,6 +5,7 @@ A save that loses a race with another writer is retried on the fresh dossier,
 unless the caller pinned a version (If-Match), which then conflicts instead.
 """
 
+import logging
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -23,6 +24,7 @@ from dossier.errors import DossierNotFound, VersionConflict
 from dossier.plain import event_data, event_type
 from dossier.transcoding import DateAsISO
 
+log = logging.getLogger(__name__)
 SCHOOL_TIMEZONE = ZoneInfo("Europe/Amsterdam")
 MAX_ATTEMPTS = 50
 
@@ -86,7 +88,8 @@ class Dossiers(Application[UUID]):
     def open_dossier(self, actor: Actor, values: Mapping[str, Any]) -> Receipt:
         check_may_use_dossiers(actor)
         dossier = Dossier.open(actor.as_record(), uuid4(), values, self.today())
-        self._save(dossier)
+        self.save(dossier)
+        self._saved()
         return Receipt(dossier.id, dossier.version)
 
     def change_enrolment(
@@ -238,16 +241,22 @@ class Dossiers(Application[UUID]):
                 )
             getattr(dossier, method)(actor.as_record(), *args, today=self.today())
             try:
-                self._save(dossier)
+                self.save(dossier)
             except IntegrityError:
                 if expected is not None:
                     raise VersionConflict("the dossier changed while saving") from None
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 continue
+            self._saved()
             return dossier.version
         raise VersionConflict("the dossier is too busy; try again")
 
-    def _save(self, dossier: Dossier) -> None:
-        self.save(dossier)
-        if self.on_saved is not None:
+    def _saved(self) -> None:
+        """Tell the read models. The events are committed: a failure here must not fail
+        or repeat the write; the next read catches up again."""
+        if self.on_saved is None:
+            return
+        try:
             self.on_saved()
+        except Exception:
+            log.exception("read models could not catch up after a save; the next read retries")

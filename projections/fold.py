@@ -27,7 +27,21 @@ def fold(tx: Tx, pupil_id: str, as_of: str | None = None) -> dict[str, Item]:
         item = items.get(revision["entry_id"])
         if item is not None:
             _revise(item, revision)
+    _follow_conversations(items)
     return items
+
+
+def _follow_conversations(items: dict[str, Item]) -> None:
+    """Phases, and insights or actions from a conversation, take its (corrected) date;
+    entries of a retracted conversation count as retracted too."""
+    for item in items.values():
+        parent = items.get(item["parent_id"] or item["data"].get("conversation_id") or "")
+        if parent is None or item["type"] == "conversation":
+            continue
+        item["date"] = parent["date"]
+        if parent["retracted"] and item["type"] == "phase":
+            item["retracted"] = True
+            item["retraction"] = item["retraction"] or parent["retraction"]
 
 
 def _item(row: Any) -> Item:

@@ -22,12 +22,15 @@ def encode_cursor(*values: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
 
 
-def decode_cursor(cursor: str, size: int) -> list[Any]:
+def decode_cursor(cursor: str, types: tuple[type, ...]) -> list[Any]:
+    """The values of a cursor this service gave out, each of the expected type."""
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except ValueError:
-        raise InvalidValue("cursor is not one this service gave out", field="cursor") from None
-    if not isinstance(values, list) or len(values) != size:
+        values = None
+    if not isinstance(values, list) or [type(v) for v in values] != list(types):
+        raise InvalidValue("cursor is not one this service gave out", field="cursor")
+    if any(isinstance(v, int) and not 0 <= v < 2**62 for v in values):
         raise InvalidValue("cursor is not one this service gave out", field="cursor")
     return values
 
@@ -42,7 +45,7 @@ class Queries:
         """A page of the caller's school's pupils, by name."""
         check_may_use_dossiers(actor)
         self.follower.catch_up()
-        after = tuple(decode_cursor(cursor, 2)) if cursor else None
+        after = tuple(decode_cursor(cursor, (str, str))) if cursor else None
         with self.follower.store.transaction() as tx:
             rows = list_pupils(tx, actor.school, after, limit + 1)  # type: ignore[arg-type]
         items = [{**row, "id": row["pupil_id"]} for row in rows[:limit]]
@@ -58,7 +61,7 @@ class Queries:
     ) -> tuple[list[dict[str, Any]], str | None]:
         """A page of the pupil's career, as it stands now or as it was recorded at `as_of`."""
         cursor, limit = filters.get("cursor"), filters["limit"]
-        after = tuple(decode_cursor(cursor, 2)) if cursor else None
+        after = tuple(decode_cursor(cursor, (str, int))) if cursor else None
         with self._reading(actor, pupil_id) as tx:
             items = fold(tx, pupil_id, stamp(as_of) if as_of else None)
         entries = timeline_items(items, filters)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dossier.application import SCHOOL_TIMEZONE
+from dossier.errors import InvalidValue
 from dossier.plain import event_type, plain
 from dossier.vocabulary import school_year_start
 from projections.labels import default_lexicon
@@ -37,7 +38,10 @@ NOT_DATA = frozenset({"entry_id", "actor"})
 
 def stamp(moment: datetime) -> str:
     """A fixed-width UTC text form, so that recorded-at values compare correctly as text."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except OverflowError:
+        raise InvalidValue("the moment lies outside the calendar", field="as_of") from None
 
 
 def mentions(text: str | None) -> list[list[str]]:

@@ -277,3 +277,54 @@ def test_openapi_spec_and_docs_are_served(client):
     assert spec.json["openapi"].startswith("3.")
     assert "/api/v1/pupils/{pupil_id}/experiences" in spec.json["paths"]
     assert client.get("/api/docs").status_code == 200
+
+
+def test_failing_read_model_update_neither_fails_nor_repeats_the_write(
+    services, client, tokens, pupil_id
+):
+    from eventsourcing.persistence import IntegrityError
+
+    def broken() -> None:
+        raise IntegrityError("read model constraint")
+
+    services.dossiers.on_saved = broken
+    response = post(client, f"/api/v1/pupils/{pupil_id}/experiences", EXPERIENCE, tokens["coach"])
+    assert response.status_code == 201
+    services.dossiers.on_saved = services.follower.catch_up
+    assert [i["type"] for i in history(client, pupil_id, tokens["coach"])] == [
+        "Opened",
+        "ExperienceRecorded",
+    ]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/events?cursor=%C2%B2",
+        "/events?cursor=99999999999999999999999",
+        "/timeline?cursor=WzEsICJ4Il0=",  # [1, "x"]
+        "/timeline?cursor=W251bGwsIG51bGxd",  # [null, null]
+        "/timeline?as_of=0001-01-01T00:00:00%2B14:00",
+        "/timeline?as_of=2024-01-01T10:00:00",
+    ],
+)
+def test_odd_query_values_get_a_422_problem(client, tokens, pupil_id, query):
+    response = client.get(f"/api/v1/pupils/{pupil_id}{query}", headers=tokens["coach"])
+    assert response.status_code == 422
+    assert response.content_type == "application/problem+json"
+
+
+def test_pupil_cursor_with_wrong_types_gets_a_422_problem(client, tokens):
+    response = client.get(
+        "/api/v1/pupils?cursor=WzEsIDEwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDBd",
+        headers=tokens["coach"],
+    )
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("value", ['W/"1"', '"1', "abc"])
+def test_if_match_must_be_a_strong_version_tag(client, tokens, pupil_id, value):
+    headers = {**tokens["coach"], "If-Match": value}
+    response = post(client, f"/api/v1/pupils/{pupil_id}/experiences", EXPERIENCE, headers)
+    assert response.status_code == 400
+    assert len(history(client, pupil_id, tokens["coach"])) == 1

@@ -342,3 +342,23 @@ def test_rebuild_over_a_career_gives_the_same_timeline_and_story(client, tokens,
     assert d.get("/timeline?limit=500") == timeline
     assert d.get("/story") == story
     assert all(status.lag == 0 for status in services.follower.status())
+
+
+def test_corrected_conversation_date_moves_its_phases_and_insights(client, tokens):
+    d, ids = build_career(client, tokens["coach"])
+    insight = d.post(
+        "/insights",
+        {
+            "kind": "interest",
+            "label": "techniek",
+            "experience_ids": [ids["fiets"]],
+            "conversation_id": ids["talk"],
+        },
+    )
+    d.post(
+        "/corrections",
+        {"entry_id": ids["talk"], "changes": {"held_on": "2023-10-19"}, "reason": "datum"},
+    )
+    items = {i["entry_id"]: i for i in d.get("/timeline?limit=500")["items"]}
+    assert items[ids["talk"]]["date"] == "2023-10-19"
+    assert items[insight]["date"] == "2023-10-19"
