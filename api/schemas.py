@@ -133,9 +133,16 @@ class Pupil(Schema):
     updated_at = fields.DateTime()
 
 
-class PupilPage(Schema):
-    items = fields.List(fields.Nested(Pupil))
-    next_cursor = fields.String(allow_none=True)
+def page_of(item: type[Schema], name: str) -> type[Schema]:
+    """`{items, next_cursor}`: the shape of every paged answer."""
+    page_fields = {
+        "items": fields.List(fields.Nested(item)),
+        "next_cursor": fields.String(allow_none=True),
+    }
+    return Schema.from_dict(page_fields, name=name)  # type: ignore[arg-type]
+
+
+PupilPage = page_of(Pupil, "PupilPage")
 
 
 class EventActor(Schema):
@@ -152,9 +159,7 @@ class HistoryEvent(Schema):
     data = fields.Dict()
 
 
-class HistoryPage(Schema):
-    items = fields.List(fields.Nested(HistoryEvent))
-    next_cursor = fields.String(allow_none=True)
+HistoryPage = page_of(HistoryEvent, "HistoryPage")
 
 
 class Me(Schema):

@@ -74,16 +74,29 @@ class Follower:
         return [Status(r["name"], r["position"], head) for r in rows if r["name"] in self.models]
 
     def catch_up(self, on_progress: Progress | None = None) -> int:
-        """Apply every new event; returns how many notifications were applied."""
+        """Apply every new event; returns how many notifications were applied.
+
+        This runs on every read and after every save, so when nothing is new it costs
+        two small queries: the log's head and the lowest position.
+        """
         head, applied = self.head(), 0
-        while min((s.position for s in self.status()), default=head) < head:
-            count = self._apply_batch()
+        while (start := self._lowest_position()) < head:
+            count = self._apply_batch(start)
             if count == 0:
                 break
             applied += count
             if on_progress:
                 on_progress(applied, head)
         return applied
+
+    def _lowest_position(self) -> int:
+        names = list(self.models)
+        marks = ", ".join("?" * len(names))
+        rows = self.store.query(
+            f"SELECT MIN(position) AS low FROM projection_positions WHERE name IN ({marks})",
+            names,
+        )
+        return int(rows[0]["low"] or 0)
 
     def rebuild(self, names: Sequence[str] = (), on_progress: Progress | None = None) -> int:
         """Throw read models away and replay the whole log into them."""
@@ -104,13 +117,12 @@ class Follower:
         rows = tx.query("SELECT name, position FROM projection_positions")
         return {r["name"]: r["position"] for r in rows if r["name"] in self.models}
 
-    def _apply_batch(self) -> int:
+    def _apply_batch(self, start: int) -> int:
         """Read a batch first, then apply it under the lock to the models still behind.
 
         Reading before taking the lock keeps the lock short and never asks the
         connection pool for a reader while holding its one writer.
         """
-        start = min((s.position for s in self.status()), default=0)
         notifications = self.app.recorder.select_notifications(  # type: ignore[attr-defined]
             start, BATCH, inclusive_of_start=False
         )

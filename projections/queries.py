@@ -43,10 +43,8 @@ class Queries:
         self, actor: Actor, cursor: str | None, limit: int
     ) -> tuple[list[dict[str, Any]], str | None]:
         """A page of the caller's school's pupils, by name."""
-        check_may_use_dossiers(actor)
-        self.follower.catch_up()
         after = tuple(decode_cursor(cursor, (str, str))) if cursor else None
-        with self.follower.store.transaction() as tx:
+        with self._reading(actor) as tx:
             rows = list_pupils(tx, actor.school, after, limit + 1)  # type: ignore[arg-type]
         items = [{**row, "id": row["pupil_id"]} for row in rows[:limit]]
         more = len(rows) > limit
@@ -76,13 +74,14 @@ class Queries:
         return story(items, today)
 
     @contextmanager
-    def _reading(self, actor: Actor, pupil_id: str) -> Iterator[Tx]:
+    def _reading(self, actor: Actor, pupil_id: str | None = None) -> Iterator[Tx]:
         """Catch up, open one read transaction and check the pupil is in the caller's scope."""
         check_may_use_dossiers(actor)
         self.follower.catch_up()
         with self.follower.store.transaction() as tx:
-            rows = tx.query("SELECT school FROM pupils WHERE pupil_id = ?", (pupil_id,))
-            if not rows:
-                raise DossierNotFound(f"no pupil {pupil_id}")
-            check_in_scope(actor, rows[0]["school"], pupil_id)
+            if pupil_id is not None:
+                rows = tx.query("SELECT school FROM pupils WHERE pupil_id = ?", (pupil_id,))
+                if not rows:
+                    raise DossierNotFound(f"no pupil {pupil_id}")
+                check_in_scope(actor, rows[0]["school"], pupil_id)
             yield tx

@@ -28,6 +28,7 @@ class Services:
 
     @property
     def queries(self) -> Queries:
+        """Read-model queries; stateless, so a new one per use costs nothing."""
         return Queries(self.follower)
 
     def close(self) -> None:

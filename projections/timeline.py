@@ -33,7 +33,8 @@ REVISIONS = {
     "ActionCompleted": ("completion", "action_id"),
     "ActionAbandoned": ("abandonment", "action_id"),
 }
-NOT_DATA = frozenset({"entry_id", "actor"})
+METADATA = frozenset({"originator_id", "originator_version", "timestamp", "entry_id", "actor"})
+OPENED_ENROLMENT = frozenset({"school", "school_year", "sector", "grade"})
 
 
 def stamp(moment: datetime) -> str:
@@ -89,14 +90,10 @@ class Timeline:
 
     @staticmethod
     def _fields(event: Any) -> dict[str, Any]:
-        names = (
-            {"school", "school_year", "sector", "grade"} if event_type(event) == "Opened" else None
-        )
+        """The event's own fields; for `Opened` only those of the first enrolment."""
         values = vars(event)
-        keep = (
-            names or set(values) - {"originator_id", "originator_version", "timestamp"} - NOT_DATA
-        )
-        return {k: plain(values[k]) for k in sorted(keep)}
+        names = OPENED_ENROLMENT if event_type(event) == "Opened" else set(values) - METADATA
+        return {k: plain(values[k]) for k in sorted(names)}
 
     def _add(
         self, tx: Tx, event: Any, entry_type: str, entry_id: Any, data: dict[str, Any]
