@@ -194,11 +194,23 @@ def test_story_shows_gaps_open_actions_and_incomplete_conversations(client, toke
 
 
 def test_story_suggests_lexicon_words_from_stories_not_yet_recorded(client, tokens):
-    d, _ = build_career(client, tokens["coach"])
+    d, ids = build_career(client, tokens["coach"])
+    notes = "Daan wil graag samenwerken. Hij is erg geduldig met klanten."
+    phase = d.post(f"/conversations/{ids['talk']}/phases", {"phase": "activeren", "notes": notes})
     suggestions = d.get("/story")["suggestions"]
     labels = {s["label"] for s in suggestions}
-    assert "samenwerken" not in labels  # recorded already
-    assert all(s["sentence"] for s in suggestions)
+    assert "samenwerken" not in labels  # recorded already as an insight
+    assert {
+        "label": "geduldig",
+        "kind": "quality",
+        "sentence": "Hij is erg geduldig met klanten.",
+        "entry_id": phase,
+        "entry_type": "phase",
+    } in suggestions
+    garage = [s for s in suggestions if s["entry_id"] == ids["garage"]]
+    assert [(s["label"], s["sentence"]) for s in garage] == [
+        ("auto's", "Ik hielp een monteur met banden wisselen.")
+    ]
 
 
 def test_timeline_of_another_schools_pupil_does_not_exist(client, tokens):
