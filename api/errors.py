@@ -20,6 +20,7 @@ DOMAIN_STATUS: dict[type[e.DomainError], int] = {
     e.DossierNotFound: 404,
     e.VersionConflict: 412,
     e.ActionClosed: 409,
+    e.CoachAlreadyAssigned: 409,
     e.EntryRetracted: 409,
     e.PhaseAlreadyRecorded: 409,
     e.AccountError: 409,

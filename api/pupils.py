@@ -46,6 +46,22 @@ def change_enrolment(values: dict[str, Any], pupil_id: UUID) -> Any:
     return written(dossiers().change_enrolment(current_actor(), pupil_id, values, if_match()))
 
 
+@blp.route("/<uuid:pupil_id>/coaches", methods=["POST"])
+@blp.arguments(s.CoachAssignment)
+@blp.response(201, s.Written)
+def assign_coach(values: dict[str, Any], pupil_id: UUID) -> Any:
+    """Assign a coach of the school to the pupil (counsellors only)."""
+    receipt = dossiers().assign_coach(current_actor(), pupil_id, values["user_id"], if_match())
+    return written(receipt)
+
+
+@blp.route("/<uuid:pupil_id>/coaches/<uuid:user_id>", methods=["DELETE"])
+@blp.response(200, s.Written)
+def unassign_coach(pupil_id: UUID, user_id: UUID) -> Any:
+    """End a coach's assignment to the pupil (counsellors only); the history keeps it."""
+    return written(dossiers().unassign_coach(current_actor(), pupil_id, user_id, if_match()))
+
+
 @blp.route("/<uuid:pupil_id>/events", methods=["GET"])
 @blp.arguments(s.Page, location="query")
 @blp.response(200, s.HistoryPage)

@@ -105,6 +105,10 @@ class Retraction(Schema):
     reason = text(v.MAX_REASON, required=True)
 
 
+class CoachAssignment(Schema):
+    user_id = fields.UUID(required=True, metadata={"description": "A coach of the same school."})
+
+
 class Page(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
     cursor = fields.String(load_default=None, validate=validate.Length(max=500))
@@ -129,6 +133,7 @@ class Pupil(Schema):
     school_year = fields.String()
     sector = fields.String()
     grade = fields.Integer()
+    coaches = fields.List(fields.String(), metadata={"description": "Assigned coaches' user ids."})
     opened_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -202,3 +207,13 @@ class Story(Schema):
     competencies = fields.Dict()
     incomplete_conversations = fields.List(fields.Dict())
     open_actions = fields.List(fields.Dict())
+
+
+class AccessLogEntry(Schema):
+    id = fields.Integer()
+    at = fields.String(metadata={"description": "When (ISO 8601, UTC)."})
+    view = fields.String(metadata={"description": "pupil, events, timeline, story or export"})
+    user = fields.Nested(EventActor)
+
+
+AccessLogPage = page_of(AccessLogEntry, "AccessLogPage")

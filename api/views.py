@@ -34,3 +34,14 @@ def timeline(query: dict[str, Any], pupil_id: UUID) -> dict[str, Any]:
 def story(pupil_id: UUID) -> dict[str, Any]:
     """The groter verhaal: recurring qualities and motives with their evidence."""
     return services().queries.story(current_actor(), str(pupil_id), dossiers().today())
+
+
+@blp.route("/access-log", methods=["GET"])
+@blp.arguments(s.Page, location="query")
+@blp.response(200, s.AccessLogPage)
+def access_log(page: dict[str, Any], pupil_id: UUID) -> dict[str, Any]:
+    """Who opened this dossier, when, and which view (counsellors only)."""
+    items, next_cursor = services().queries.access_log(
+        current_actor(), str(pupil_id), page["cursor"], page["limit"]
+    )
+    return {"items": items, "next_cursor": next_cursor}

@@ -123,6 +123,14 @@ class Accounts(Application[UUID]):
             raise NotAuthenticated("this user's access was revoked")
         return Actor(user_id=str(user.id), role=user.role, school=user.school, name=user.name)
 
+    def is_coach(self, school: str, user_id: str) -> bool:
+        """Whether the user is an active (not revoked) coach at the school."""
+        try:
+            user = self._find(User, UUID(user_id))
+        except ValueError:
+            return False
+        return bool(user) and not user.revoked and user.role == "coach" and user.school == school
+
     def revoke_user(self, user_id: UUID, reason: str = "revoked") -> None:
         user = self._find(User, user_id)
         if user is None:

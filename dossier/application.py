@@ -18,9 +18,14 @@ from zoneinfo import ZoneInfo
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
-from dossier.access import Actor, check_in_scope, check_may_use_dossiers
+from dossier.access import (
+    Actor,
+    check_in_scope,
+    check_may_assign_coaches,
+    check_may_use_dossiers,
+)
 from dossier.domain import Dossier
-from dossier.errors import DossierNotFound, VersionConflict
+from dossier.errors import DossierNotFound, InvalidValue, VersionConflict
 from dossier.plain import event_data, event_type
 from dossier.transcoding import DateAsISO
 
@@ -60,6 +65,7 @@ class PupilSummary:
     school_year: str
     sector: str
     grade: int
+    coaches: list[str]
     opened_at: datetime
     updated_at: datetime
 
@@ -74,10 +80,13 @@ class Dossiers(Application[UUID]):
         *,
         on_saved: Callable[[], None] | None = None,
         today: Callable[[], date] = school_today,
+        is_coach: Callable[[str, str], bool] = lambda school, user_id: False,
     ) -> None:
+        """`on_saved` tells the read models; `is_coach(school, user_id)` asks the accounts."""
         super().__init__(env)
         self.on_saved = on_saved
         self.today = today
+        self.is_coach = is_coach
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -87,7 +96,8 @@ class Dossiers(Application[UUID]):
 
     def open_dossier(self, actor: Actor, values: Mapping[str, Any]) -> Receipt:
         check_may_use_dossiers(actor)
-        dossier = Dossier.open(actor.as_record(), uuid4(), values, self.today())
+        coaches = [actor.user_id] if actor.role == "coach" else []
+        dossier = Dossier.open(actor.as_record(), uuid4(), values, coaches, self.today())
         self.save(dossier)
         self._saved()
         return Receipt(dossier.id, dossier.version)
@@ -169,6 +179,27 @@ class Dossiers(Application[UUID]):
     ) -> Receipt:
         return self._close(actor, pupil_id, expected, "retract_entry", entry_id, reason)
 
+    def assign_coach(
+        self, actor: Actor, pupil_id: UUID, coach_id: UUID, expected: int | None = None
+    ) -> Receipt:
+        """A counsellor assigns a coach of the school to the pupil."""
+        check_may_assign_coaches(actor)
+        if not self.is_coach(actor.school, str(coach_id)):
+            raise InvalidValue(f"{coach_id} is not an active coach of this school", field="user_id")
+        version = self._change(
+            actor, pupil_id, expected, lambda d, who, _: d.assign_coach(who, str(coach_id))
+        )
+        return Receipt(coach_id, version)
+
+    def unassign_coach(
+        self, actor: Actor, pupil_id: UUID, coach_id: UUID, expected: int | None = None
+    ) -> Receipt:
+        check_may_assign_coaches(actor)
+        version = self._change(
+            actor, pupil_id, expected, lambda d, who, _: d.unassign_coach(who, str(coach_id))
+        )
+        return Receipt(coach_id, version)
+
     # Queries.
 
     def get_dossier(self, actor: Actor, pupil_id: UUID) -> Dossier:
@@ -178,7 +209,7 @@ class Dossiers(Application[UUID]):
             dossier: Dossier = self.repository.get(pupil_id)
         except AggregateNotFoundError:
             raise DossierNotFound(f"no pupil {pupil_id}") from None
-        check_in_scope(actor, dossier.school, pupil_id)
+        check_in_scope(actor, dossier.school, dossier.coaches, pupil_id)
         return dossier
 
     def summary(self, actor: Actor, pupil_id: UUID) -> PupilSummary:
@@ -193,6 +224,7 @@ class Dossiers(Application[UUID]):
             school_year=enrolment["school_year"],
             sector=enrolment["sector"],
             grade=enrolment["grade"],
+            coaches=list(dossier.coaches),
             opened_at=dossier.created_on,
             updated_at=dossier.modified_on,
         )
@@ -220,18 +252,28 @@ class Dossiers(Application[UUID]):
     ) -> Receipt:
         """Run an aggregate command that creates a new entry, with a fresh entry id."""
         entry_id = uuid4()
-        version = self._change(actor, pupil_id, expected, method, entry_id, *args)
-        return Receipt(entry_id, version)
+
+        def command(dossier: Dossier, who: dict[str, str], today: date) -> None:
+            getattr(dossier, method)(who, entry_id, *args, today=today)
+
+        return Receipt(entry_id, self._change(actor, pupil_id, expected, command))
 
     def _close(
         self, actor: Actor, pupil_id: UUID, expected: int | None, method: str, *args: Any
     ) -> Receipt:
         """Run an aggregate command about an existing entry (the first argument)."""
-        version = self._change(actor, pupil_id, expected, method, *args)
-        return Receipt(args[0], version)
+
+        def command(dossier: Dossier, who: dict[str, str], today: date) -> None:
+            getattr(dossier, method)(who, *args, today=today)
+
+        return Receipt(args[0], self._change(actor, pupil_id, expected, command))
 
     def _change(
-        self, actor: Actor, pupil_id: UUID, expected: int | None, method: str, *args: Any
+        self,
+        actor: Actor,
+        pupil_id: UUID,
+        expected: int | None,
+        command: Callable[[Dossier, dict[str, str], date], None],
     ) -> int:
         for attempt in range(MAX_ATTEMPTS):
             dossier = self.get_dossier(actor, pupil_id)
@@ -239,7 +281,7 @@ class Dossiers(Application[UUID]):
                 raise VersionConflict(
                     f"the dossier is at version {dossier.version}, not {expected}"
                 )
-            getattr(dossier, method)(actor.as_record(), *args, today=self.today())
+            command(dossier, actor.as_record(), self.today())
             try:
                 self.save(dossier)
             except IntegrityError:

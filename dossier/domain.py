@@ -19,6 +19,7 @@ from eventsourcing.domain import Aggregate, event
 
 from dossier.errors import (
     ActionClosed,
+    CoachAlreadyAssigned,
     EntryRetracted,
     InvalidValue,
     PhaseAlreadyRecorded,
@@ -56,21 +57,35 @@ class Dossier(Aggregate):
         school_year: str,
         sector: str,
         grade: int,
+        coaches: list[str],
     ) -> None:
         self.school = school
         self.name = name
         self.external_ref = external_ref
         self.entries: dict[str, dict[str, Any]] = {}
+        self.coaches = list(coaches)
         self._add_enrolment(enrolment_id, school, school_year, sector, grade)
 
     # Commands: each checks the rules, then triggers one event.
 
     @classmethod
     def open(
-        cls, actor: Actor, enrolment_id: UUID, values: Mapping[str, Any], today: date
+        cls,
+        actor: Actor,
+        enrolment_id: UUID,
+        values: Mapping[str, Any],
+        coaches: list[str],
+        today: date,
     ) -> "Dossier":
+        """Open a dossier; a coach who opens it is its first assigned coach."""
         fields = clean("pupil", {"external_ref": None, **values}, today)
-        return cls(actor=actor, school=actor["school"], enrolment_id=enrolment_id, **fields)
+        return cls(
+            actor=actor,
+            school=actor["school"],
+            enrolment_id=enrolment_id,
+            coaches=coaches,
+            **fields,
+        )
 
     def change_enrolment(
         self, actor: Actor, entry_id: UUID, values: Mapping[str, Any], today: date
@@ -179,6 +194,16 @@ class Dossier(Aggregate):
 
     def _live(self, entry_type: str) -> list[dict[str, Any]]:
         return [e for e in self.entries.values() if e["type"] == entry_type and not e["retracted"]]
+
+    def assign_coach(self, actor: Actor, coach_id: str) -> None:
+        if coach_id in self.coaches:
+            raise CoachAlreadyAssigned(f"coach {coach_id} is already assigned", field="user_id")
+        self._assign_coach(actor=actor, coach_id=coach_id)
+
+    def unassign_coach(self, actor: Actor, coach_id: str) -> None:
+        if coach_id not in self.coaches:
+            raise UnknownEntry(f"coach {coach_id} is not assigned to this pupil", field="user_id")
+        self._unassign_coach(actor=actor, coach_id=coach_id)
 
     # Guards.
 
@@ -309,6 +334,14 @@ class Dossier(Aggregate):
         entry = self.entries[str(entry_id)]
         kept = {k: changes[k] for k in entry["fields"] if k in changes}
         entry["fields"].update(kept)
+
+    @event("CoachAssigned")
+    def _assign_coach(self, actor: Actor, coach_id: str) -> None:
+        self.coaches.append(coach_id)
+
+    @event("CoachUnassigned")
+    def _unassign_coach(self, actor: Actor, coach_id: str) -> None:
+        self.coaches.remove(coach_id)
 
     @event("EntryRetracted")
     def _retract_entry(self, actor: Actor, entry_id: UUID, reason: str) -> None:

@@ -34,6 +34,10 @@ class PhaseAlreadyRecorded(DomainError):
     """The conversation already has this phase; correct it instead."""
 
 
+class CoachAlreadyAssigned(DomainError):
+    """The coach is assigned to this pupil already."""
+
+
 class DossierNotFound(DomainError):
     """No such dossier, or not one the caller may see."""
 

@@ -29,7 +29,13 @@ class Pupils:
             "ON pupil_enrolments (pupil_id, seq)"
         )
 
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS pupil_coaches (coach_id TEXT NOT NULL, "
+            "pupil_id TEXT NOT NULL, PRIMARY KEY (coach_id, pupil_id))"
+        )
+
     def drop(self, tx: Tx) -> None:
+        tx.execute("DROP TABLE IF EXISTS pupil_coaches")
         tx.execute("DROP TABLE IF EXISTS pupils")
         tx.execute("DROP TABLE IF EXISTS pupil_enrolments")
 
@@ -43,6 +49,15 @@ class Pupils:
                 (pupil_id, event.school, event.name, event.external_ref, 1, at, at),
             )
             self._enrol(tx, pupil_id, event.enrolment_id, event)
+            for coach_id in event.coaches:
+                self._assign(tx, pupil_id, coach_id)
+        elif kind == "CoachAssigned":
+            self._assign(tx, pupil_id, event.coach_id)
+        elif kind == "CoachUnassigned":
+            tx.execute(
+                "DELETE FROM pupil_coaches WHERE coach_id = ? AND pupil_id = ?",
+                (event.coach_id, pupil_id),
+            )
         elif kind == "EnrolmentChanged":
             self._enrol(tx, pupil_id, event.entry_id, event)
         elif kind == "EntryCorrected":
@@ -62,6 +77,12 @@ class Pupils:
             (event.originator_version, at, pupil_id),
         )
         self._refresh_current(tx, pupil_id)
+
+    @staticmethod
+    def _assign(tx: Tx, pupil_id: str, coach_id: str) -> None:
+        tx.execute(
+            "INSERT INTO pupil_coaches (coach_id, pupil_id) VALUES (?, ?)", (coach_id, pupil_id)
+        )
 
     def _enrol(self, tx: Tx, pupil_id: str, entry_id: Any, event: Any) -> None:
         tx.execute(
@@ -92,14 +113,30 @@ class Pupils:
             )
 
 
-def list_pupils(tx: Tx, school: str, after: tuple[str, str] | None, limit: int) -> list[Row]:
-    """A page of a school's pupils by name, after the (name, id) of the previous page's last."""
-    columns = "pupil_id, name, external_ref, school, school_year, sector, grade, version"
-    if after is None:
-        sql = f"SELECT {columns} FROM pupils WHERE school = ? ORDER BY name, pupil_id LIMIT ?"
-        return tx.query(sql, (school, limit))
-    sql = (
-        f"SELECT {columns} FROM pupils WHERE school = ? AND (name > ? OR (name = ? AND "
-        "pupil_id > ?)) ORDER BY name, pupil_id LIMIT ?"
+def list_pupils(
+    tx: Tx, school: str, coach: str | None, after: tuple[str, str] | None, limit: int
+) -> list[Row]:
+    """A page of a school's pupils (only a coach's own, given `coach`), by name, after
+    the (name, id) of the previous page's last."""
+    columns = (
+        "p.pupil_id, p.name, p.external_ref, p.school, p.school_year, p.sector, p.grade, p.version"
     )
-    return tx.query(sql, (school, after[0], after[0], after[1], limit))
+    sql, params = f"SELECT {columns} FROM pupils p ", []
+    if coach is not None:
+        sql += "JOIN pupil_coaches c ON c.pupil_id = p.pupil_id AND c.coach_id = ? "
+        params.append(coach)
+    sql += "WHERE p.school = ? "
+    params.append(school)
+    if after is not None:
+        sql += "AND (p.name > ? OR (p.name = ? AND p.pupil_id > ?)) "
+        params += [after[0], after[0], after[1]]
+    return tx.query(sql + "ORDER BY p.name, p.pupil_id LIMIT ?", [*params, limit])
+
+
+def scope_of(tx: Tx, pupil_id: str) -> tuple[str, list[str]] | None:
+    """The pupil's school and assigned coaches, or None for an unknown pupil."""
+    rows = tx.query("SELECT school FROM pupils WHERE pupil_id = ?", (pupil_id,))
+    if not rows:
+        return None
+    coaches = tx.query("SELECT coach_id FROM pupil_coaches WHERE pupil_id = ?", (pupil_id,))
+    return rows[0]["school"], [r["coach_id"] for r in coaches]

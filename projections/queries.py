@@ -7,11 +7,17 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
-from dossier.access import Actor, check_in_scope, check_may_use_dossiers
+from dossier.access import (
+    Actor,
+    check_in_scope,
+    check_may_read_access_log,
+    check_may_use_dossiers,
+)
 from dossier.errors import DossierNotFound, InvalidValue
+from projections.access_log import as_item, read_access_log
 from projections.fold import fold
 from projections.follower import Follower
-from projections.pupils import list_pupils
+from projections.pupils import list_pupils, scope_of
 from projections.readstore import Tx
 from projections.story import story
 from projections.timeline import stamp
@@ -45,7 +51,8 @@ class Queries:
         """A page of the caller's school's pupils, by name."""
         after = tuple(decode_cursor(cursor, (str, str))) if cursor else None
         with self._reading(actor) as tx:
-            rows = list_pupils(tx, actor.school, after, limit + 1)  # type: ignore[arg-type]
+            coach = actor.user_id if actor.role == "coach" else None
+            rows = list_pupils(tx, actor.school, coach, after, limit + 1)  # type: ignore[arg-type]
         items = [{**row, "id": row["pupil_id"]} for row in rows[:limit]]
         more = len(rows) > limit
         return items, encode_cursor(items[-1]["name"], items[-1]["id"]) if more else None
@@ -73,6 +80,17 @@ class Queries:
             items = fold(tx, pupil_id)
         return story(items, today)
 
+    def access_log(
+        self, actor: Actor, pupil_id: str, cursor: str | None, limit: int
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Who read this pupil's dossier, oldest first (counsellors only)."""
+        check_may_read_access_log(actor)
+        (after,) = decode_cursor(cursor, (int,)) if cursor else (0,)
+        with self._reading(actor, pupil_id) as tx:
+            rows = read_access_log(tx, pupil_id, after, limit + 1)
+        items = [as_item(row) for row in rows[:limit]]
+        return items, encode_cursor(items[-1]["id"]) if len(rows) > limit else None
+
     @contextmanager
     def _reading(self, actor: Actor, pupil_id: str | None = None) -> Iterator[Tx]:
         """Catch up, open one read transaction and check the pupil is in the caller's scope."""
@@ -80,8 +98,8 @@ class Queries:
         self.follower.catch_up()
         with self.follower.store.transaction() as tx:
             if pupil_id is not None:
-                rows = tx.query("SELECT school FROM pupils WHERE pupil_id = ?", (pupil_id,))
-                if not rows:
+                scope = scope_of(tx, pupil_id)
+                if scope is None:
                     raise DossierNotFound(f"no pupil {pupil_id}")
-                check_in_scope(actor, rows[0]["school"], pupil_id)
+                check_in_scope(actor, *scope, pupil_id)
             yield tx

@@ -6,6 +6,7 @@ from datetime import date
 
 from dossier.accounts import Accounts
 from dossier.application import Dossiers, school_today
+from projections.access_log import AccessLog
 from projections.follower import Follower
 from projections.pupils import Pupils
 from projections.queries import Queries
@@ -21,6 +22,7 @@ class Services:
     dossiers: Dossiers
     accounts: Accounts
     follower: Follower
+    access_log: AccessLog
 
     @property
     def reads(self) -> ReadStore:
@@ -49,10 +51,10 @@ def open_services(
     """
     env = library_env(db)
     accounts = Accounts(env=env)
-    dossiers = Dossiers(env=env, today=today)
+    dossiers = Dossiers(env=env, today=today, is_coach=accounts.is_coach)
     follower = Follower(dossiers, [Pupils(), Timeline()])
     dossiers.on_saved = follower.catch_up
-    services = Services(dossiers, accounts, follower)
+    services = Services(dossiers, accounts, follower, AccessLog(follower.store))
     if create_tables:
         ensure_tables(services)
     return services
@@ -78,3 +80,4 @@ def _create_all(services: Services) -> None:
         if app.snapshots is not None:
             app.snapshots.recorder.create_table()  # type: ignore[attr-defined]
     services.follower.create_tables()
+    services.access_log.create_table()

@@ -28,7 +28,7 @@ EXPERIENCE = {
 
 def new_dossier() -> Dossier:
     values = {"name": "Sanne", "sector": "vmbo", "grade": 3, "school_year": "2024-2025"}
-    return Dossier.open(ACTOR, uuid4(), values, TODAY)
+    return Dossier.open(ACTOR, uuid4(), values, [], TODAY)
 
 
 def with_experience() -> tuple[Dossier, object]:
@@ -151,7 +151,7 @@ def test_school_year_must_be_two_consecutive_years(school_year: str) -> None:
 def test_bsn_is_refused_as_external_reference() -> None:
     values = {"name": "Sanne", "sector": "vmbo", "grade": 3, "school_year": "2024-2025"}
     with pytest.raises(InvalidValue, match="BSN"):
-        Dossier.open(ACTOR, uuid4(), {**values, "external_ref": "111222333"}, TODAY)
+        Dossier.open(ACTOR, uuid4(), {**values, "external_ref": "111222333"}, [], TODAY)
 
 
 def test_content_fields_are_declared_for_every_event_that_holds_words() -> None:
