@@ -23,6 +23,7 @@ DOMAIN_STATUS: dict[type[e.DomainError], int] = {
     e.CoachAlreadyAssigned: 409,
     e.EntryRetracted: 409,
     e.PhaseAlreadyRecorded: 409,
+    e.UnknownAccount: 404,
     e.AccountError: 409,
     e.UnknownEntry: 422,
     e.InvalidValue: 422,

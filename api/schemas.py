@@ -217,3 +217,82 @@ class AccessLogEntry(Schema):
 
 
 AccessLogPage = page_of(AccessLogEntry, "AccessLogPage")
+
+
+class AuditQuery(Schema):
+    school_year = fields.String(validate=validate.Regexp(v.SCHOOL_YEAR_PATTERN))
+    sector = fields.String(validate=validate.OneOf(v.SECTORS))
+    grade = fields.Integer(validate=validate.Range(1, v.MAX_GRADE))
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    late_after = fields.Integer(
+        load_default=30,
+        validate=validate.Range(0, 3650),
+        metadata={"description": "Days after the experience that count as reflected late."},
+    )
+    backdated_after = fields.Integer(
+        load_default=14,
+        validate=validate.Range(0, 3650),
+        metadata={
+            "description": "Days between conversation and recording that count as backdated."
+        },
+    )
+    format = fields.String(validate=validate.OneOf(("json", "csv")), load_default=None)
+
+
+class AuditRow(Schema):
+    pupil_id = fields.String()
+    experience_id = fields.String()
+    kind = fields.String()
+    occurred_on = fields.String()
+    school_year = fields.String()
+    sector = fields.String()
+    grade = fields.Integer()
+    conversation_id = fields.String(allow_none=True)
+    held_on = fields.String(allow_none=True)
+    reflection_recorded_at = fields.String(allow_none=True)
+    recorder_role = fields.String(allow_none=True)
+    days_to_reflection = fields.Integer(allow_none=True)
+    days_to_recording = fields.Integer(allow_none=True)
+    not_reflected = fields.Boolean()
+    reflected_late = fields.Boolean()
+    backdated = fields.Boolean()
+    reflected_before_experience = fields.Boolean()
+
+
+class AuditSummary(Schema):
+    school_year = fields.String()
+    sector = fields.String()
+    grade = fields.Integer()
+    experiences = fields.Integer()
+    reflected = fields.Integer()
+    reflected_within = fields.Integer()
+    percentage_reflected_within = fields.Float()
+    conversations = fields.Integer()
+    conversations_all_phases = fields.Integer()
+
+
+class Audit(Schema):
+    items = fields.List(fields.Nested(AuditRow))
+    summary = fields.List(fields.Nested(AuditSummary))
+
+
+class NewUser(Schema):
+    name = text(v.MAX_NAME, required=True)
+    role = one_of(v.ROLES)
+
+
+class User(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    role = fields.String()
+    school = fields.String()
+    revoked = fields.Boolean()
+
+
+class NewUserToken(User):
+    token = fields.String(metadata={"description": "Shown once; only its hash is stored."})
+
+
+class UserList(Schema):
+    items = fields.List(fields.Nested(User))

@@ -17,8 +17,8 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.utils import get_topic
 
-from dossier.access import Actor
-from dossier.errors import AccountError, InvalidValue, NotAuthenticated
+from dossier.access import Actor, check_may_manage_users
+from dossier.errors import AccountError, InvalidValue, NotAuthenticated, UnknownAccount
 from dossier.vocabulary import ROLES
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://loopbaandossier.nl/accounts")
@@ -94,7 +94,7 @@ class Accounts(Application[UUID]):
     def school_name(self, code: str) -> str:
         school = self._find(School, school_id(code))
         if school is None:
-            raise AccountError(f"no school {code}")
+            raise UnknownAccount(f"no school {code}")
         return str(school.name)
 
     def add_user(
@@ -134,9 +134,28 @@ class Accounts(Application[UUID]):
     def revoke_user(self, user_id: UUID, reason: str = "revoked") -> None:
         user = self._find(User, user_id)
         if user is None:
-            raise AccountError(f"no user {user_id}")
+            raise UnknownAccount(f"no user {user_id}")
         user.revoke(reason)
         self.save(user)
+
+    def users_of(self, actor: Actor) -> list[UserSummary]:
+        """The users of an admin's school."""
+        check_may_manage_users(actor)
+        return [u for u in self.list_users() if u.school == actor.school]
+
+    def add_user_as(self, actor: Actor, role: str, name: str) -> tuple[UserSummary, str]:
+        """An admin adds a user at their own school; the token is returned only here."""
+        check_may_manage_users(actor)
+        user_id, token = self.add_user(actor.school, role, name)
+        return UserSummary(user_id, name, role, actor.school, revoked=False), token
+
+    def revoke_user_as(self, actor: Actor, user_id: UUID) -> None:
+        """An admin revokes a user of their own school; others' users do not exist for them."""
+        check_may_manage_users(actor)
+        user = self._find(User, user_id)
+        if user is None or user.school != actor.school:
+            raise UnknownAccount(f"no user {user_id}")
+        self.revoke_user(user_id, f"revoked by {actor.user_id}")
 
     def list_users(self) -> list[UserSummary]:
         """Every user, read from this application's log (a small stream of account events)."""

@@ -56,3 +56,7 @@ class NotAuthenticated(DomainError):
 
 class AccountError(DomainError):
     """A school or user that does not exist, or exists already."""
+
+
+class UnknownAccount(AccountError):
+    """No such school or user (or not one the caller may manage)."""

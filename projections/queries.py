@@ -10,12 +10,14 @@ from typing import Any
 from dossier.access import (
     Actor,
     check_in_scope,
+    check_may_audit,
     check_may_read_access_log,
     check_may_use_dossiers,
 )
 from dossier.errors import DossierNotFound, InvalidValue
 from projections.access_log import as_item, read_access_log
-from projections.fold import fold
+from projections.audit import Thresholds, reflection_rows, summary
+from projections.fold import fold, fold_school
 from projections.follower import Follower
 from projections.pupils import list_pupils, scope_of
 from projections.readstore import Tx
@@ -90,6 +92,17 @@ class Queries:
             rows = read_access_log(tx, pupil_id, after, limit + 1)
         items = [as_item(row) for row in rows[:limit]]
         return items, encode_cursor(items[-1]["id"]) if len(rows) > limit else None
+
+    def audit(
+        self, actor: Actor, filters: Mapping[str, Any], limits: Thresholds
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Reflection rows and summaries for the caller's school: dates and counts, no content."""
+        check_may_audit(actor)
+        self.follower.catch_up()
+        with self.follower.store.transaction() as tx:
+            school = fold_school(tx, actor.school)
+        rows = reflection_rows(school, filters, limits)
+        return rows, summary(school, rows, filters)
 
     @contextmanager
     def _reading(self, actor: Actor, pupil_id: str | None = None) -> Iterator[Tx]:

@@ -5,6 +5,7 @@ Every command honours `DOSSIER_DB` (or `--db`): unset means the embedded SQLite 
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -65,11 +66,12 @@ def user() -> None:
 @click.option("--school", required=True, help="The code of the user's school.")
 @click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--name", required=True)
+@click.option("--valid-days", default=365, show_default=True, type=click.IntRange(1, 3650))
 @click.pass_context
-def user_add(ctx: click.Context, school: str, role: str, name: str) -> None:
+def user_add(ctx: click.Context, school: str, role: str, name: str, valid_days: int) -> None:
     """Add a user; prints their token once, as the last line."""
     with opened(ctx) as services:
-        user_id, token = services.accounts.add_user(school, role, name)
+        user_id, token = services.accounts.add_user(school, role, name, timedelta(days=valid_days))
     click.echo(f"User {user_id} ({name}, {role} at {school}) added. Their token, shown only now:")
     click.echo(token)
 
