@@ -1,46 +1,11 @@
 """The `dossier` command line, and the API end to end against a real `dossier serve` process."""
 
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-DOSSIER = [sys.executable, "-m", "scripts.cli"]
-
-
-def dossier(db: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DOSSIER_DB": db}
-    return subprocess.run([*DOSSIER, *args], capture_output=True, text=True, env=env, check=check)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def call(
-    base: str, method: str, path: str, token: str | None = None, body: Any = None
-) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+from tests.server import call, dossier, running_server
 
 
 @pytest.fixture
@@ -48,21 +13,8 @@ def served(db_url: str) -> Iterator[tuple[str, str]]:
     """A running `dossier serve` with one school and coach; yields (base URL, coach token)."""
     dossier(db_url, "school", "add", "--code", "SCH1", "--name", "Het Loopbaan College")
     token = dossier(db_url, "user", "add", "--school", "SCH1", "--role", "coach", "--name", "Jan")
-    port = free_port()
-    env = {**os.environ, "DOSSIER_DB": db_url}
-    process = subprocess.Popen([*DOSSIER, "serve", "--port", str(port)], env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with running_server(db_url) as base:
         yield base, token.stdout.strip().splitlines()[-1]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_user_add_prints_the_token_last_and_it_works(tmp_path: Path) -> None:

@@ -1,0 +1,62 @@
+"""Helpers for tests against a real `dossier serve` process and the `dossier` CLI."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+DOSSIER = [sys.executable, "-m", "scripts.cli"]
+
+
+def dossier(db: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DOSSIER_DB": db}
+    return subprocess.run([*DOSSIER, *args], capture_output=True, text=True, env=env, check=check)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def call(
+    base: str, method: str, path: str, token: str | None = None, body: Any = None
+) -> tuple[int, Any]:
+    """One JSON request; answers (status, decoded body or None)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@contextmanager
+def running_server(db: str) -> Iterator[str]:
+    """`dossier serve` on a free port of the loopback; yields its base URL."""
+    port = free_port()
+    env = {**os.environ, "DOSSIER_DB": db}
+    process = subprocess.Popen([*DOSSIER, "serve", "--port", str(port)], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
