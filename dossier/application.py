@@ -73,6 +73,7 @@ class PupilSummary:
 class Dossiers(Application[UUID]):
     name = "dossiers"
     snapshotting_intervals: ClassVar = {Dossier: 100}
+    env: ClassVar = {"AGGREGATE_CACHE_MAXSIZE": "1000"}
 
     def __init__(
         self,

@@ -10,6 +10,7 @@ Aggregate state is plain data (dicts of strings, dates and lists) so that it
 snapshots with the standard transcoder.
 """
 
+import copy
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -62,7 +63,12 @@ class Dossier(Aggregate):
         self.school = school
         self.name = name
         self.external_ref = external_ref
-        self.entries: dict[str, dict[str, Any]] = {}
+        self.types: dict[str, str] = {}
+        self.retracted: dict[str, bool] = {}
+        self.enrolments: dict[str, dict[str, Any]] = {}
+        self.phases: dict[str, list[str]] = {}
+        self.phase_of: dict[str, list[str]] = {}
+        self.action_status: dict[str, str] = {}
         self.coaches = list(coaches)
         self._add_enrolment(enrolment_id, school, school_year, sector, grade)
 
@@ -117,8 +123,8 @@ class Dossier(Aggregate):
     ) -> None:
         if phase not in PHASES:
             raise InvalidValue(f"phase must be one of {', '.join(PHASES)}", field="phase")
-        conversation = self.live_entry(conversation_id, "conversation", "conversation_id")
-        if phase in conversation["phases"]:
+        self.live_entry(conversation_id, "conversation", "conversation_id")
+        if phase in self.phases[str(conversation_id)]:
             raise PhaseAlreadyRecorded(
                 f"phase {phase} is already recorded in this conversation; correct it instead",
                 field="phase",
@@ -170,10 +176,10 @@ class Dossier(Aggregate):
     def correct_entry(
         self, actor: Actor, entry_id: UUID, changes: Mapping[str, Any], reason: str, today: date
     ) -> None:
-        entry = self.live_entry(entry_id, None, "entry_id")
+        entry_type = self.live_entry(entry_id, None, "entry_id")
         if not changes:
             raise InvalidValue("changes must name at least one field", field="changes")
-        fields = clean(entry["type"], changes, today)
+        fields = clean(entry_type, changes, today)
         for key in ("experience_ids",):
             if key in fields:
                 self.check_live_entries(fields[key], "experience", key)
@@ -181,8 +187,8 @@ class Dossier(Aggregate):
         self._correct_entry(actor=actor, entry_id=entry_id, changes=fields, reason=reason)
 
     def retract_entry(self, actor: Actor, entry_id: UUID, reason: str, today: date) -> None:
-        entry = self.live_entry(entry_id, None, "entry_id")
-        if entry["type"] == "enrolment" and len(self._live("enrolment")) == 1:
+        entry_type = self.live_entry(entry_id, None, "entry_id")
+        if entry_type == "enrolment" and len(self._live_enrolments()) == 1:
             raise InvalidValue("a dossier keeps at least one enrolment", field="entry_id")
         reason = reason_text("reason", reason)
         self._retract_entry(actor=actor, entry_id=entry_id, reason=reason)
@@ -190,10 +196,10 @@ class Dossier(Aggregate):
     @property
     def enrolment(self) -> dict[str, Any]:
         """The latest enrolment that was not retracted, with its corrections."""
-        return dict(self._live("enrolment")[-1]["fields"])
+        return dict(self._live_enrolments()[-1])
 
-    def _live(self, entry_type: str) -> list[dict[str, Any]]:
-        return [e for e in self.entries.values() if e["type"] == entry_type and not e["retracted"]]
+    def _live_enrolments(self) -> list[dict[str, Any]]:
+        return [e for i, e in self.enrolments.items() if i not in self.retracted]
 
     def assign_coach(self, actor: Actor, coach_id: str) -> None:
         if coach_id in self.coaches:
@@ -207,48 +213,49 @@ class Dossier(Aggregate):
 
     # Guards.
 
-    def entry(self, entry_id: UUID, field: str) -> dict[str, Any]:
-        try:
-            return self.entries[str(entry_id)]
-        except KeyError:
-            detail = f"{field}: no entry {entry_id} in this dossier"
-            raise UnknownEntry(detail, field=field) from None
-
-    def live_entry(self, entry_id: UUID, entry_type: str | None, field: str) -> dict[str, Any]:
-        entry = self.entry(entry_id, field)
-        if entry_type is not None and entry["type"] != entry_type:
+    def live_entry(self, entry_id: UUID, entry_type: str | None, field: str) -> str:
+        """The type of an entry that exists here, is of `entry_type` if given, and stands."""
+        found = self.types.get(str(entry_id))
+        if found is None:
+            raise UnknownEntry(f"{field}: no entry {entry_id} in this dossier", field=field)
+        if entry_type is not None and found != entry_type:
             raise UnknownEntry(f"{field}: {entry_id} is not a {entry_type}", field=field)
-        if entry["retracted"]:
+        if str(entry_id) in self.retracted:
             raise EntryRetracted(f"{field}: entry {entry_id} was retracted", field=field)
-        return entry
+        return found
 
     def check_live_entries(self, entry_ids: list[UUID], entry_type: str, field: str) -> None:
         for entry_id in entry_ids:
             self.live_entry(entry_id, entry_type, field)
 
     def check_action_open(self, action_id: UUID) -> None:
-        action = self.live_entry(action_id, "action", "action_id")
-        if action["status"] != "open":
-            raise ActionClosed(f"this action is already {action['status']}", field="action_id")
+        self.live_entry(action_id, "action", "action_id")
+        status = self.action_status[str(action_id)]
+        if status != "open":
+            raise ActionClosed(f"this action is already {status}", field="action_id")
 
     # Event application: these bodies also run when the dossier is replayed.
 
-    def _add_entry(self, entry_type: str, entry_id: UUID, **fields: Any) -> dict[str, Any]:
-        entry = {"type": entry_type, "retracted": False, "fields": fields}
-        self.entries[str(entry_id)] = entry
-        return entry
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Dossier":
+        """A copy for the aggregate cache. Cheap: state is maps and lists of values that
+        are replaced, never changed in place, so copying one level deep suffices."""
+        clone = copy.copy(self)
+        for name, value in vars(self).items():
+            if isinstance(value, dict | list):
+                setattr(clone, name, copy.copy(value))
+        return clone
+
+    def _add_entry(self, entry_type: str, entry_id: UUID) -> str:
+        key = str(entry_id)
+        self.types[key] = entry_type
+        return key
 
     def _add_enrolment(
         self, entry_id: UUID, school: str, school_year: str, sector: str, grade: int
     ) -> None:
-        self._add_entry(
-            "enrolment",
-            entry_id,
-            school=school,
-            school_year=school_year,
-            sector=sector,
-            grade=grade,
-        )
+        key = self._add_entry("enrolment", entry_id)
+        enrolment = {"school": school, "school_year": school_year, "sector": sector, "grade": grade}
+        self.enrolments[key] = enrolment
 
     @event("EnrolmentChanged")
     def _change_enrolment(
@@ -268,13 +275,13 @@ class Dossier(Aggregate):
         emotion: str,
         place: str | None,
     ) -> None:
-        self._add_entry("experience", entry_id, kind=kind, occurred_on=occurred_on)
+        self._add_entry("experience", entry_id)
 
     @event("ConversationHeld")
     def _hold_conversation(
         self, actor: Actor, entry_id: UUID, held_on: date, experience_ids: list[UUID], coach: str
     ) -> None:
-        self._add_entry("conversation", entry_id, held_on=held_on)["phases"] = []
+        self.phases[self._add_entry("conversation", entry_id)] = []
 
     @event("PhaseRecorded")
     def _record_phase(
@@ -286,8 +293,9 @@ class Dossier(Aggregate):
         notes: str,
         questions: list[str],
     ) -> None:
-        self._add_entry("phase", entry_id, conversation_id=str(conversation_id), phase=phase)
-        self.entries[str(conversation_id)]["phases"].append(phase)
+        conversation = str(conversation_id)
+        self.phase_of[self._add_entry("phase", entry_id)] = [conversation, phase]
+        self.phases[conversation] = [*self.phases[conversation], phase]
 
     @event("InsightRecorded")
     def _record_insight(
@@ -300,7 +308,7 @@ class Dossier(Aggregate):
         experience_ids: list[UUID],
         conversation_id: UUID | None,
     ) -> None:
-        self._add_entry("insight", entry_id, kind=kind)
+        self._add_entry("insight", entry_id)
 
     @event("ActionPlanned")
     def _plan_action(
@@ -313,40 +321,41 @@ class Dossier(Aggregate):
         obstacles: str | None,
         conversation_id: UUID | None,
     ) -> None:
-        self._add_entry("action", entry_id, due_on=due_on)["status"] = "open"
+        self.action_status[self._add_entry("action", entry_id)] = "open"
 
     @event("ActionCompleted")
     def _complete_action(
         self, actor: Actor, action_id: UUID, outcome: str, completed_on: date
     ) -> None:
-        self.entries[str(action_id)]["status"] = "completed"
+        self.action_status[str(action_id)] = "completed"
 
     @event("ActionAbandoned")
     def _abandon_action(
         self, actor: Actor, action_id: UUID, reason: str, abandoned_on: date
     ) -> None:
-        self.entries[str(action_id)]["status"] = "abandoned"
+        self.action_status[str(action_id)] = "abandoned"
 
     @event("EntryCorrected")
     def _correct_entry(
         self, actor: Actor, entry_id: UUID, changes: dict[str, Any], reason: str
     ) -> None:
-        entry = self.entries[str(entry_id)]
-        kept = {k: changes[k] for k in entry["fields"] if k in changes}
-        entry["fields"].update(kept)
+        key = str(entry_id)
+        if key in self.enrolments:
+            old = self.enrolments[key]
+            self.enrolments[key] = {**old, **{k: v for k, v in changes.items() if k in old}}
 
     @event("CoachAssigned")
     def _assign_coach(self, actor: Actor, coach_id: str) -> None:
-        self.coaches.append(coach_id)
+        self.coaches = [*self.coaches, coach_id]
 
     @event("CoachUnassigned")
     def _unassign_coach(self, actor: Actor, coach_id: str) -> None:
-        self.coaches.remove(coach_id)
+        self.coaches = [c for c in self.coaches if c != coach_id]
 
     @event("EntryRetracted")
     def _retract_entry(self, actor: Actor, entry_id: UUID, reason: str) -> None:
-        entry = self.entries[str(entry_id)]
-        entry["retracted"] = True
-        if entry["type"] == "phase":
-            conversation = self.entries[entry["fields"]["conversation_id"]]
-            conversation["phases"].remove(entry["fields"]["phase"])
+        key = str(entry_id)
+        self.retracted[key] = True
+        if key in self.phase_of:
+            conversation, phase = self.phase_of[key]
+            self.phases[conversation] = [p for p in self.phases[conversation] if p != phase]

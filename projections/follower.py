@@ -12,6 +12,8 @@ Polling the log is the design on SQLite (the library cannot subscribe there) and
 works unchanged on PostgreSQL, where the table lock on writes keeps ids in commit order.
 """
 
+import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -21,6 +23,7 @@ from eventsourcing.application import Application
 from projections.readstore import ReadStore, Tx
 
 BATCH = 500
+log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
 
@@ -50,6 +53,35 @@ class Follower:
         self.app = app
         self.models = {model.name: model for model in models}
         self.store = ReadStore(app)
+        self._nudged = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def follow_in_background(self) -> None:
+        """Catch up in a thread of its own whenever nudged, so a write's answer need not
+        wait for the read models. Reads still catch up first, so they miss nothing."""
+        self._thread = threading.Thread(
+            target=self._follow, name="read-model-follower", daemon=True
+        )
+        self._thread.start()
+
+    def nudge(self) -> None:
+        self._nudged.set()
+
+    def stop(self) -> None:
+        """End the background thread, if any, before the connections close under it."""
+        self._stopping.set()
+        self._nudged.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _follow(self) -> None:
+        while self._nudged.wait() and not self._stopping.is_set():
+            self._nudged.clear()
+            try:
+                self.catch_up()
+            except Exception:
+                log.exception("read models could not catch up; the next read or write retries")
 
     def create_tables(self) -> None:
         with self.store.transaction(write=True) as tx:

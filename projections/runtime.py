@@ -34,6 +34,7 @@ class Services:
         return Queries(self.follower)
 
     def close(self) -> None:
+        self.follower.stop()
         self.dossiers.close()
         self.accounts.close()
 
@@ -43,20 +44,25 @@ def open_services(
     *,
     create_tables: bool = True,
     today: Callable[[], date] = school_today,
+    background: bool = False,
 ) -> Services:
     """Build the services on `db` (else `DOSSIER_DB`, else the embedded SQLite file).
 
     Tables are created only when asked: `dossier serve` creates them once, before any
     worker starts, because PostgreSQL fails when processes create tables at once.
+    With `background`, read models catch up in a thread of their own after saves
+    (the server's mode); otherwise right after each save, before the call returns.
     """
     env = library_env(db)
     accounts = Accounts(env=env)
     dossiers = Dossiers(env=env, today=today, is_coach=accounts.is_coach)
     follower = Follower(dossiers, [Pupils(), Timeline()])
-    dossiers.on_saved = follower.catch_up
+    dossiers.on_saved = follower.nudge if background else follower.catch_up
     services = Services(dossiers, accounts, follower, AccessLog(follower.store))
     if create_tables:
         ensure_tables(services)
+    if background:
+        follower.follow_in_background()
     return services
 
 

@@ -30,9 +30,9 @@ def main(ctx: click.Context, db: str | None) -> None:
 
 
 @contextmanager
-def opened(ctx: click.Context) -> Iterator[Services]:
+def opened(ctx: click.Context, *, background: bool = False) -> Iterator[Services]:
     """Open the services, turning domain errors into a message and exit code 1."""
-    services = open_services(ctx.obj)
+    services = open_services(ctx.obj, background=background)
     try:
         yield services
     except DomainError as error:
@@ -105,7 +105,7 @@ def user_revoke(ctx: click.Context, user_id: UUID) -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     """Serve the API with waitress (a production WSGI server)."""
-    with opened(ctx) as services:
+    with opened(ctx, background=True) as services:
         run_server(services, host, port, threads)
 
 
@@ -127,7 +127,7 @@ def demo(ctx: click.Context, then_serve: bool, port: int) -> None:
     """Fill the database with a demo school, users and pupils, and say how to use it."""
     from scripts.demo import load_demo
 
-    with opened(ctx) as services:
+    with opened(ctx, background=then_serve) as services:
         try:
             info = load_demo(services)
         except DomainError as error:

@@ -11,7 +11,7 @@ import pytest
 
 from projections.audit import ROW_FIELDS, SUMMARY_FIELDS
 from projections.runtime import open_services
-from tests.server import call, running_server
+from scripts.loopback import call, running_server
 
 ROLES = ("coach", "counsellor", "auditor", "admin")
 PUPILS = ("assigned", "unassigned", "other_school")

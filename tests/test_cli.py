@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server import call, dossier, running_server
+from scripts.loopback import call, dossier, running_server
 
 
 @pytest.fixture

@@ -94,12 +94,12 @@ def test_completing_an_action_twice_is_refused() -> None:
         dossier.abandon_action(ACTOR, action_id, "toch niet", TODAY)
 
 
-def test_correction_changes_the_state_and_keeps_the_original_event() -> None:
+def test_correction_is_a_new_event_and_keeps_the_original() -> None:
     dossier, experience_id = with_experience()
     dossier.correct_entry(ACTOR, experience_id, {"occurred_on": "2024-09-30"}, "typo", TODAY)
-    assert dossier.entries[str(experience_id)]["fields"]["occurred_on"] == date(2024, 9, 30)
-    recorded = dossier.collect_events()[1]
+    recorded, corrected = dossier.collect_events()[1:]
     assert recorded.occurred_on == date(2024, 10, 1)
+    assert corrected.changes == {"occurred_on": date(2024, 9, 30)}
 
 
 def test_correcting_a_field_the_entry_does_not_have_is_refused() -> None:
@@ -125,7 +125,7 @@ def test_retracted_experience_cannot_be_used_as_evidence() -> None:
 
 def test_the_only_enrolment_cannot_be_retracted() -> None:
     dossier = new_dossier()
-    (enrolment_id,) = dossier.entries
+    (enrolment_id,) = dossier.enrolments
     with pytest.raises(InvalidValue):
         dossier.retract_entry(ACTOR, enrolment_id, "fout", TODAY)
 
@@ -158,3 +158,16 @@ def test_content_fields_are_declared_for_every_event_that_holds_words() -> None:
     dossier, _ = with_experience()
     event = dossier.collect_events()[1]
     assert CONTENT_FIELDS["ExperienceRecorded"] <= set(vars(event))
+
+
+def test_a_copy_from_the_cache_does_not_share_changes() -> None:
+    import copy
+
+    dossier, experience_id = with_experience()
+    dossier.collect_events()
+    clone = copy.deepcopy(dossier)
+    clone.retract_entry(ACTOR, experience_id, "fout", TODAY)
+    clone.assign_coach(ACTOR, "coach-2")
+    assert str(experience_id) not in dossier.retracted
+    assert dossier.coaches == []
+    assert dossier.collect_events() == []

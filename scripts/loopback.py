@@ -1,4 +1,4 @@
-"""Helpers for tests against a real `dossier serve` process and the `dossier` CLI."""
+"""A real `dossier serve` on the loopback, and a small JSON client: for tests and the benchmark."""
 
 import json
 import os

@@ -1,0 +1,191 @@
+"""The benchmark's measurements: each returns plain numbers for one backend.
+
+Floors are measured in the same run as what is compared with them: the bare library,
+raw driver INSERT/SELECT, and reading the raw notification log.
+"""
+
+import random
+import statistics
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+
+from dossier.access import Actor
+from projections.runtime import Services
+from scripts.loopback import call, running_server
+from scripts.workload import STAFF, one_pupil, school, text
+
+PAYLOAD_WORDS = 45  # a story of ~270 bytes, like the events the service stores
+
+
+class Note(Aggregate):
+    """The bare library's aggregate for the floor: one text field per event."""
+
+    @event("Written")
+    def __init__(self, text: str) -> None:
+        self.count = 1
+
+    @event("Added")
+    def add(self, text: str) -> None:
+        self.count += 1
+
+
+def rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds else float("inf")
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    """p50, p95 and p99 in milliseconds."""
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return {"p50": 1000 * cuts[49], "p95": 1000 * cuts[94], "p99": 1000 * cuts[98]}
+
+
+def timed(action: Callable[[], Any], repeats: int) -> list[float]:
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def library_floor(env: dict[str, str], count: int) -> float:
+    """Single-event saves of the bare library: events per second."""
+    app: Application[UUID] = Application(env={**env, "CREATE_TABLE": "true"})
+    rng = random.Random(1)
+    note = Note(text=text(rng, PAYLOAD_WORDS))
+    app.save(note)
+    texts = [text(rng, PAYLOAD_WORDS) for _ in range(count)]
+    started = time.perf_counter()
+    for body in texts:
+        note.add(body)
+        app.save(note)
+    seconds = time.perf_counter() - started
+    app.close()
+    return rate(count, seconds)
+
+
+def service_appends(services: Services, actor: Actor, pupils: list[UUID], count: int) -> float:
+    """Experiences recorded one by one through the application service: events per second."""
+    rng = random.Random(2)
+    started = time.perf_counter()
+    for n in range(count):
+        services.dossiers.record_experience(actor, pupils[n % len(pupils)], experience(rng))
+    return rate(count, time.perf_counter() - started)
+
+
+def experience(rng: random.Random) -> dict[str, Any]:
+    return {
+        "kind": "stage",
+        "title": text(rng, 5),
+        "occurred_on": "2025-03-01",
+        "story": text(rng, PAYLOAD_WORDS),
+        "emotion": "positive",
+    }
+
+
+def http_appends(db: str, token: str, pupils: list[str], per_client: int) -> dict[str, float]:
+    """Concurrent clients POSTing experiences to `dossier serve` (waitress) on loopback."""
+    with running_server(db) as base:
+
+        def client(pupil: str) -> list[float]:
+            rng = random.Random(pupil)
+            path = f"/api/v1/pupils/{pupil}/experiences"
+            return timed(
+                lambda: _created(call(base, "POST", path, token, experience(rng))), per_client
+            )
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=len(pupils)) as pool:
+            samples = [s for found in pool.map(client, pupils) for s in found]
+        seconds = time.perf_counter() - started
+    return {"requests_per_s": rate(len(samples), seconds), **percentiles(samples)}
+
+
+def _created(answer: tuple[int, Any]) -> None:
+    if answer[0] != 201:
+        raise RuntimeError(f"benchmark write refused: {answer}")
+
+
+def fill(services: Services, events: int, seed: int) -> None:
+    """Add filler pupils holding about `events` events, and bring the read models up to date."""
+    for batch in school(random.Random(seed), events):
+        services.dossiers.save(*batch)
+    services.follower.catch_up()
+
+
+def add_pupil(services: Services, events: int) -> UUID:
+    pupil_id, dossier = one_pupil(random.Random(3), events)
+    services.dossiers.save(dossier)
+    services.follower.catch_up()
+    return pupil_id
+
+
+def reads(services: Services, actor: Actor, pupil: UUID, repeats: int) -> dict[str, float]:
+    """p50/p95 of the timeline, the story, and a plain indexed SELECT of the pupil's rows."""
+    today = services.dossiers.today()
+    queries = services.queries
+    views = {
+        "timeline": lambda: queries.timeline(actor, str(pupil), {"limit": 50}),
+        "story": lambda: queries.story(actor, str(pupil), today),
+        "select": lambda: services.reads.query(
+            "SELECT * FROM timeline_entries WHERE pupil_id = ?", (str(pupil),)
+        ),
+    }
+    found = {}
+    for name, view in views.items():
+        view()
+        cuts = percentiles(timed(view, repeats))
+        found |= {f"{name}_p50_ms": cuts["p50"], f"{name}_p95_ms": cuts["p95"]}
+    return found
+
+
+def rebuild(services: Services) -> dict[str, float]:
+    """Rebuild speed against reading the raw notification log, both in events per second."""
+    recorder = services.dossiers.recorder
+    started, seen, position = time.perf_counter(), 0, 0
+    while batch := recorder.select_notifications(position, 500, inclusive_of_start=False):
+        seen += len(batch)
+        position = batch[-1].id
+    log_rate = rate(seen, time.perf_counter() - started)
+    started = time.perf_counter()
+    applied = services.follower.rebuild()
+    rebuild_rate = rate(applied, time.perf_counter() - started)
+    return {"log_read_per_s": log_rate, "rebuild_per_s": rebuild_rate, "events": applied}
+
+
+def coach(services: Services) -> tuple[Actor, str]:
+    services.accounts.add_school(STAFF["school"], "Benchmark School")
+    _, token = services.accounts.add_user(STAFF["school"], "counsellor", "Bench")
+    return services.accounts.authenticate(token), token
+
+
+def raw_floor(services: Services, count: int) -> dict[str, float]:
+    """Plain batched INSERT (5,000 rows a transaction) and SELECT (500 a query), event-sized."""
+    rng = random.Random(4)
+    rows = [(n, text(rng, PAYLOAD_WORDS)) for n in range(count)]
+    store = services.reads
+    with store.transaction(write=True) as tx:
+        tx.execute("DROP TABLE IF EXISTS bench_raw")
+        tx.execute("CREATE TABLE bench_raw (id BIGINT PRIMARY KEY, payload TEXT NOT NULL)")
+    started = time.perf_counter()
+    for start in range(0, count, 5000):
+        with store.transaction(write=True) as tx:
+            tx.executemany(
+                "INSERT INTO bench_raw (id, payload) VALUES (?, ?)", rows[start : start + 5000]
+            )
+    insert_rate = rate(count, time.perf_counter() - started)
+    started, last = time.perf_counter(), -1
+    while found := store.query(
+        "SELECT id, payload FROM bench_raw WHERE id > ? ORDER BY id LIMIT 500", (last,)
+    ):
+        last = found[-1]["id"]
+    select_rate = rate(count, time.perf_counter() - started)
+    with store.transaction(write=True) as tx:
+        tx.execute("DROP TABLE bench_raw")
+    return {"raw_insert_per_s": insert_rate, "raw_select_per_s": select_rate}
