@@ -1,6 +1,8 @@
 """A pupil's entries as they stood at a moment: original rows with their revisions folded in."""
 
 import json
+import threading
+from collections import OrderedDict
 from datetime import date
 from typing import Any
 
@@ -23,6 +25,37 @@ def fold(tx: Tx, pupil_id: str, as_of: str | None = None) -> dict[str, Item]:
         params,
     )
     return fold_rows(entries, revisions)
+
+
+_cache: OrderedDict[tuple[str, int], dict[str, Item]] = OrderedDict()
+_cache_lock = threading.Lock()
+CACHE_SIZE = 256
+
+
+def fold_current(tx: Tx, pupil_id: str, version: int) -> dict[str, Item]:
+    """The pupil's entries as they stand now, remembered per dossier version.
+
+    The version comes from the pupils read model, written in the same transaction as
+    the timeline rows, so a remembered fold is exactly what folding again would give.
+    Callers must not change what they get.
+    """
+    key = (pupil_id, version)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    items = fold(tx, pupil_id)
+    with _cache_lock:
+        _cache[key] = items
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return items
+
+
+def forget_folds() -> None:
+    """After a rebuild, folds are made afresh."""
+    with _cache_lock:
+        _cache.clear()
 
 
 def fold_school(tx: Tx, school: str) -> dict[str, dict[str, Item]]:

@@ -104,7 +104,9 @@ class Lexicon:
         self._phrases: dict[Key, LexiconEntry] = {}
         for entry in entries:
             self._add(entry)
-        self._longest = max(map(len, self._phrases), default=0)
+        self._starts: dict[str, int] = {}
+        for phrase in self._phrases:
+            self._starts[phrase[0]] = max(len(phrase), self._starts.get(phrase[0], 0))
 
     @classmethod
     def load(cls, path: Path | None = None) -> Lexicon:
@@ -156,7 +158,9 @@ class Lexicon:
             start += length
 
     def _phrase_at(self, words: Key, start: int) -> tuple[LexiconEntry, int] | None:
-        for length in range(min(self._longest, len(words) - start), 0, -1):
+        """The longest phrase at `start`; most words start none, which one lookup tells."""
+        longest = self._starts.get(words[start], 0)
+        for length in range(min(longest, len(words) - start), 0, -1):
             entry = self._phrases.get(words[start : start + length])
             if entry is not None:
                 return entry, length

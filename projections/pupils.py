@@ -6,6 +6,7 @@ from dossier.plain import event_type
 from projections.readstore import Row, Tx
 
 ENROLMENT_FIELDS = ("school_year", "sector", "grade")
+ENROLMENT_EVENTS = frozenset({"Opened", "EnrolmentChanged", "EntryCorrected", "EntryRetracted"})
 
 
 class Pupils:
@@ -41,7 +42,7 @@ class Pupils:
 
     def apply(self, tx: Tx, event: Any, position: int) -> None:
         pupil_id, kind = str(event.originator_id), event_type(event)
-        at = event.timestamp.isoformat()
+        at, changes = event.timestamp.isoformat(), {}
         if kind == "Opened":
             tx.execute(
                 "INSERT INTO pupils (pupil_id, school, name, external_ref, version, opened_at, "
@@ -76,7 +77,8 @@ class Pupils:
             "UPDATE pupils SET version = ?, updated_at = ? WHERE pupil_id = ?",
             (event.originator_version, at, pupil_id),
         )
-        self._refresh_current(tx, pupil_id)
+        if kind in ENROLMENT_EVENTS and (kind != "EntryCorrected" or changes):
+            self._refresh_current(tx, pupil_id)
 
     @staticmethod
     def _assign(tx: Tx, pupil_id: str, coach_id: str) -> None:
@@ -133,10 +135,10 @@ def list_pupils(
     return tx.query(sql + "ORDER BY p.name, p.pupil_id LIMIT ?", [*params, limit])
 
 
-def scope_of(tx: Tx, pupil_id: str) -> tuple[str, list[str]] | None:
-    """The pupil's school and assigned coaches, or None for an unknown pupil."""
-    rows = tx.query("SELECT school FROM pupils WHERE pupil_id = ?", (pupil_id,))
+def scope_of(tx: Tx, pupil_id: str) -> tuple[str, list[str], int] | None:
+    """The pupil's school, assigned coaches and dossier version; None for an unknown pupil."""
+    rows = tx.query("SELECT school, version FROM pupils WHERE pupil_id = ?", (pupil_id,))
     if not rows:
         return None
     coaches = tx.query("SELECT coach_id FROM pupil_coaches WHERE pupil_id = ?", (pupil_id,))
-    return rows[0]["school"], [r["coach_id"] for r in coaches]
+    return rows[0]["school"], [r["coach_id"] for r in coaches], rows[0]["version"]

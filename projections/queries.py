@@ -17,13 +17,13 @@ from dossier.access import (
 from dossier.errors import DossierNotFound, InvalidValue
 from projections.access_log import as_item, read_access_log
 from projections.audit import Thresholds, reflection_rows, summary
-from projections.fold import fold, fold_school
+from projections.fold import fold, fold_current, fold_school
 from projections.follower import Follower
 from projections.pupils import list_pupils, scope_of
 from projections.readstore import Tx
 from projections.story import story
 from projections.timeline import stamp
-from projections.timeline_view import page, timeline_items
+from projections.timeline_view import timeline_items
 
 
 def encode_cursor(*values: Any) -> str:
@@ -52,7 +52,7 @@ class Queries:
     ) -> tuple[list[dict[str, Any]], str | None]:
         """A page of the caller's school's pupils, by name."""
         after = tuple(decode_cursor(cursor, (str, str))) if cursor else None
-        with self._reading(actor) as tx:
+        with self._reading(actor) as (tx, _):
             coach = actor.user_id if actor.role == "coach" else None
             rows = list_pupils(tx, actor.school, coach, after, limit + 1)  # type: ignore[arg-type]
         items = [{**row, "id": row["pupil_id"]} for row in rows[:limit]]
@@ -69,17 +69,17 @@ class Queries:
         """A page of the pupil's career, as it stands now or as it was recorded at `as_of`."""
         cursor, limit = filters.get("cursor"), filters["limit"]
         after = tuple(decode_cursor(cursor, (str, int))) if cursor else None
-        with self._reading(actor, pupil_id) as tx:
-            items = fold(tx, pupil_id, stamp(as_of) if as_of else None)
-        entries = timeline_items(items, filters)
-        shown = page(entries, after, limit)  # type: ignore[arg-type]
-        more = bool(shown) and shown[-1] is not entries[-1]
+        with self._reading(actor, pupil_id) as (tx, version):
+            items = (
+                fold(tx, pupil_id, stamp(as_of)) if as_of else fold_current(tx, pupil_id, version)
+            )
+        shown, more = timeline_items(items, filters, after, limit)  # type: ignore[arg-type]
         return shown, encode_cursor(shown[-1]["date"], shown[-1]["seq"]) if more else None
 
     def story(self, actor: Actor, pupil_id: str, today: date) -> dict[str, Any]:
         """The pupil's groter verhaal, from the timeline read model."""
-        with self._reading(actor, pupil_id) as tx:
-            items = fold(tx, pupil_id)
+        with self._reading(actor, pupil_id) as (tx, version):
+            items = fold_current(tx, pupil_id, version)
         return story(items, today)
 
     def access_log(
@@ -88,7 +88,7 @@ class Queries:
         """Who read this pupil's dossier, oldest first (counsellors only)."""
         check_may_read_access_log(actor)
         (after,) = decode_cursor(cursor, (int,)) if cursor else (0,)
-        with self._reading(actor, pupil_id) as tx:
+        with self._reading(actor, pupil_id) as (tx, _):
             rows = read_access_log(tx, pupil_id, after, limit + 1)
         items = [as_item(row) for row in rows[:limit]]
         return items, encode_cursor(items[-1]["id"]) if len(rows) > limit else None
@@ -105,14 +105,17 @@ class Queries:
         return rows, summary(school, rows, filters)
 
     @contextmanager
-    def _reading(self, actor: Actor, pupil_id: str | None = None) -> Iterator[Tx]:
-        """Catch up, open one read transaction and check the pupil is in the caller's scope."""
+    def _reading(self, actor: Actor, pupil_id: str | None = None) -> Iterator[tuple[Tx, int]]:
+        """Catch up, open one read transaction and check the pupil is in the caller's scope;
+        yields the transaction and the pupil's dossier version (0 without a pupil)."""
         check_may_use_dossiers(actor)
         self.follower.catch_up()
         with self.follower.store.transaction() as tx:
+            version = 0
             if pupil_id is not None:
                 scope = scope_of(tx, pupil_id)
                 if scope is None:
                     raise DossierNotFound(f"no pupil {pupil_id}")
-                check_in_scope(actor, *scope, pupil_id)
-            yield tx
+                school, coaches, version = scope
+                check_in_scope(actor, school, coaches, pupil_id)
+            yield tx, version

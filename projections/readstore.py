@@ -54,8 +54,31 @@ class ReadStore:
 
     @contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[Tx]:
+        if write and not self.postgres:
+            with self._immediate() as tx:
+                yield tx
+            return
         with self.datastore.transaction(commit=write) as cursor:
             yield Tx(cursor, self.postgres)
+
+    @contextmanager
+    def _immediate(self) -> Iterator[Tx]:
+        """An SQLite write transaction that takes the write lock at BEGIN.
+
+        The library's plain BEGIN starts as a reader; a transaction whose first statement
+        only reads (CREATE TABLE IF NOT EXISTS on an existing table, a SELECT) then fails
+        at once with "database is locked" when it tries to write after another process
+        has committed. BEGIN IMMEDIATE waits for the lock instead, up to the lock timeout.
+        """
+        with self.datastore.get_connection(commit=True) as connection:
+            cursor = connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(cursor, postgres=False)
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self.transaction() as tx:

@@ -15,6 +15,7 @@ from dossier.application import SCHOOL_TIMEZONE
 from dossier.errors import InvalidValue
 from dossier.plain import event_type, plain
 from dossier.vocabulary import school_year_start
+from projections.fold import forget_folds
 from projections.labels import default_lexicon
 from projections.readstore import Tx
 
@@ -75,6 +76,7 @@ class Timeline:
         )
 
     def drop(self, tx: Tx) -> None:
+        forget_folds()
         tx.execute("DROP TABLE IF EXISTS timeline_entries")
         tx.execute("DROP TABLE IF EXISTS timeline_revisions")
 

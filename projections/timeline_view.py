@@ -8,26 +8,32 @@ from projections.fold import Item, enrolment_context
 HIDDEN_DATA = frozenset({"mentions", "conversation_id"})
 
 
-def timeline_items(items: dict[str, Item], filters: Mapping[str, Any]) -> list[Item]:
-    """Top-level items (phases are nested in their conversation), ordered by date then recording."""
+def timeline_items(
+    items: dict[str, Item],
+    filters: Mapping[str, Any],
+    after: tuple[str, int] | None,
+    limit: int,
+) -> tuple[list[Item], bool]:
+    """A page of top-level items (phases are nested in their conversation), ordered by date
+    then recording, after the cursor; and whether more follow. Only the page is presented."""
     context = enrolment_context(items)
-    phases = _phases_by_conversation(items)
+    ordered = sorted(
+        (i for i in items.values() if i["type"] != "phase"), key=lambda i: (i["date"], i["seq"])
+    )
+    chosen = [
+        item
+        for item in ordered
+        if (after is None or (item["date"], item["seq"]) > after)
+        and _matches(item, context, filters)
+    ]
+    phases = _phases_by_conversation(items) if chosen else {}
     shown = []
-    for item in sorted(items.values(), key=lambda i: (i["date"], i["seq"])):
-        if item["type"] == "phase":
-            continue
+    for item in chosen[:limit]:
         entry = _present(item, context(item["date"]))
         if item["type"] == "conversation":
             entry["phases"] = [_present(p, {}) for p in phases.get(item["entry_id"], [])]
-        if _matches(entry, filters):
-            shown.append(entry)
-    return shown
-
-
-def page(entries: list[Item], after: tuple[str, int] | None, limit: int) -> list[Item]:
-    if after is not None:
-        entries = [e for e in entries if (e["date"], e["seq"]) > after]
-    return entries[:limit]
+        shown.append(entry)
+    return shown, len(chosen) > limit
 
 
 def _phases_by_conversation(items: dict[str, Item]) -> dict[str, list[Item]]:
@@ -58,11 +64,14 @@ def _present(item: Item, context: dict[str, Any]) -> Item:
     }
 
 
-def _matches(entry: Item, filters: Mapping[str, Any]) -> bool:
-    if filters.get("type") and entry["type"] != filters["type"]:
+def _matches(item: Item, context: Any, filters: Mapping[str, Any]) -> bool:
+    day = item["date"]
+    if filters.get("type") and item["type"] != filters["type"]:
         return False
-    if filters.get("school_year") and entry["school_year"] != filters["school_year"]:
+    if filters.get("from") and day < filters["from"].isoformat():
         return False
-    if filters.get("from") and entry["date"] < filters["from"].isoformat():
+    if filters.get("to") and day > filters["to"].isoformat():
         return False
-    return not (filters.get("to") and entry["date"] > filters["to"].isoformat())
+    return not (
+        filters.get("school_year") and context(day)["school_year"] != filters["school_year"]
+    )

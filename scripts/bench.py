@@ -181,6 +181,8 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], float]]] = [
     ("timeline p95, largest store (ms)", _read("timeline_p95_ms@large")),
     ("story p95, smallest store (ms)", _read("story_p95_ms@small")),
     ("story p95, largest store (ms)", _read("story_p95_ms@large")),
+    ("timeline p95 first read after a write, largest (ms)", _read("timeline_cold_p95_ms@large")),
+    ("story p95 first read after a write, largest (ms)", _read("story_cold_p95_ms@large")),
     ("plain SELECT of the pupil's rows p95, largest (ms)", _read("select_p95_ms@large")),
     ("largest store (events)", _read("events@large")),
     ("raw notification log read (events/s)", lambda f: f["rebuild"]["log_read_per_s"]),

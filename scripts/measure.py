@@ -16,6 +16,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
 from dossier.access import Actor
+from projections.fold import forget_folds
 from projections.runtime import Services
 from scripts.loopback import call, running_server
 from scripts.workload import STAFF, one_pupil, school, text
@@ -142,6 +143,9 @@ def reads(services: Services, actor: Actor, pupil: UUID, repeats: int) -> dict[s
         view()
         cuts = percentiles(timed(view, repeats))
         found |= {f"{name}_p50_ms": cuts["p50"], f"{name}_p95_ms": cuts["p95"]}
+    for name in ("timeline", "story"):
+        cold = percentiles(timed(lambda v=views[name]: (forget_folds(), v()), repeats))
+        found[f"{name}_cold_p95_ms"] = cold["p95"]
     return found
 
 
