@@ -8,6 +8,7 @@ enough: nobody can guess a pre-image.
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from dossier.vocabulary import ROLES
 NAMESPACE = uuid5(NAMESPACE_URL, "https://loopbaandossier.nl/accounts")
 TOKEN_PREFIX = "ldt_"
 DEFAULT_TOKEN_LIFETIME = timedelta(days=365)
+CREDENTIAL_CACHE_SIZE = 10_000
 
 
 def school_id(code: str) -> UUID:
@@ -82,6 +84,10 @@ class UserSummary:
 class Accounts(Application[UUID]):
     name = "accounts"
 
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._credentials: dict[UUID, Credential] = {}
+
     def add_school(self, code: str, name: str) -> UUID:
         if not code.strip() or not name.strip():
             raise InvalidValue("a school needs a code and a name")
@@ -115,7 +121,7 @@ class Accounts(Application[UUID]):
         return user.id, token
 
     def authenticate(self, token: str) -> Actor:
-        credential = self._find(Credential, credential_id(token)) if token else None
+        credential = self._credential(token)
         if credential is None or credential.expires_at <= datetime.now(UTC):
             raise NotAuthenticated("unknown or expired token")
         user = self._find(User, credential.user_id)
@@ -130,6 +136,19 @@ class Accounts(Application[UUID]):
         except ValueError:
             return False
         return bool(user) and not user.revoked and user.role == "coach" and user.school == school
+
+    def _credential(self, token: str) -> Credential | None:
+        """A credential never changes once issued, so it is remembered; the user is not,
+        so that a revocation takes effect at once, also across processes."""
+        key = credential_id(token)
+        found = self._credentials.get(key)
+        if found is None:
+            found = self._find(Credential, key)
+            if found is not None:
+                if len(self._credentials) >= CREDENTIAL_CACHE_SIZE:
+                    self._credentials.clear()
+                self._credentials[key] = found
+        return found
 
     def revoke_user(self, user_id: UUID, reason: str = "revoked") -> None:
         user = self._find(User, user_id)

@@ -113,8 +113,10 @@ def run_server(services: Services, host: str, port: int, threads: int) -> None:
     import waitress
 
     from api.app import create_app
+    from projections.labels import default_lexicon
 
     app = create_app(services=services)
+    default_lexicon()  # load the lemmatiser now, not during the first request
     click.echo(f"Serving on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
     waitress.serve(app, host=host, port=port, threads=threads, ident="loopbaandossier")
 
@@ -150,6 +152,15 @@ def describe_demo(info: Any, port: int) -> str:
         f"  open http://127.0.0.1:{port}/api/docs",
     ]
     return "\n".join(lines)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def bench(ctx: click.Context) -> None:
+    """Run the benchmark (scripts/bench.py); `dossier bench --help` for its options."""
+    from scripts.bench import main as bench_main
+
+    bench_main.main(args=ctx.args, prog_name="dossier bench")
 
 
 @main.group()

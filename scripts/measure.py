@@ -4,6 +4,8 @@ Floors are measured in the same run as what is compared with them: the bare libr
 raw driver INSERT/SELECT, and reading the raw notification log.
 """
 
+import http.client
+import json
 import random
 import statistics
 import time
@@ -18,7 +20,7 @@ from eventsourcing.domain import Aggregate, event
 from dossier.access import Actor
 from projections.fold import forget_folds
 from projections.runtime import Services
-from scripts.loopback import call, running_server
+from scripts.loopback import running_server
 from scripts.workload import STAFF, one_pupil, school, text
 
 PAYLOAD_WORDS = 45  # a story of ~270 bytes, like the events the service stores
@@ -91,26 +93,34 @@ def experience(rng: random.Random) -> dict[str, Any]:
 
 
 def http_appends(db: str, token: str, pupils: list[str], per_client: int) -> dict[str, float]:
-    """Concurrent clients POSTing experiences to `dossier serve` (waitress) on loopback."""
+    """Concurrent clients POSTing experiences to `dossier serve` (waitress) on loopback,
+    each over one kept-alive connection, as a browser or integration would."""
     with running_server(db) as base:
+        port = int(base.rsplit(":", 1)[1])
 
         def client(pupil: str) -> list[float]:
-            rng = random.Random(pupil)
+            rng, connection = random.Random(pupil), http.client.HTTPConnection("127.0.0.1", port)
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             path = f"/api/v1/pupils/{pupil}/experiences"
-            return timed(
-                lambda: _created(call(base, "POST", path, token, experience(rng))), per_client
-            )
+
+            def post() -> None:
+                connection.request("POST", path, json.dumps(experience(rng)), headers)
+                response = connection.getresponse()
+                if response.status != 201:
+                    raise RuntimeError(f"benchmark write refused: {response.read()!r}")
+                response.read()
+
+            post()  # the first request also opens the connection
+            try:
+                return timed(post, per_client)
+            finally:
+                connection.close()
 
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=len(pupils)) as pool:
             samples = [s for found in pool.map(client, pupils) for s in found]
         seconds = time.perf_counter() - started
     return {"requests_per_s": rate(len(samples), seconds), **percentiles(samples)}
-
-
-def _created(answer: tuple[int, Any]) -> None:
-    if answer[0] != 201:
-        raise RuntimeError(f"benchmark write refused: {answer}")
 
 
 def fill(services: Services, events: int, seed: int) -> None:
