@@ -13,6 +13,9 @@ CONTENT_VIEWS = {
     "pupils.history": "events",
     "views.timeline": "timeline",
     "views.story": "story",
+    "transfers.export": "export",
+    "transfers.export_html": "export",
+    "transfers.export_pdf": "export",
 }
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from flask import Flask, Response, send_from_directory
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
-from api import access_log, account, audit, auth, entries, errors, pupils, views
+from api import access_log, account, audit, auth, entries, errors, pupils, transfers, views
 from projections.runtime import Services, open_services
 
 DEFAULTS: dict[str, Any] = {
@@ -43,7 +43,8 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
     errors.register(app)
     auth.register(app)
     access_log.register(app)
-    for blueprint in (account.blp, pupils.blp, entries.blp, views.blp, audit.blp):
+    transfers.register(app)
+    for blueprint in (account.blp, pupils.blp, entries.blp, views.blp, audit.blp, transfers.blp):
         api.register_blueprint(blueprint)
     app.add_url_rule("/api/docs/static/<path:filename>", "docs_assets", docs_asset)
     return app

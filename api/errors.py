@@ -21,6 +21,7 @@ DOMAIN_STATUS: dict[type[e.DomainError], int] = {
     e.VersionConflict: 412,
     e.ActionClosed: 409,
     e.CoachAlreadyAssigned: 409,
+    e.NoConsent: 409,
     e.EntryRetracted: 409,
     e.PhaseAlreadyRecorded: 409,
     e.UnknownAccount: 404,

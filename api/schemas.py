@@ -4,7 +4,7 @@ Unknown fields are refused (marshmallow's default RAISE), so nobody can slip in
 fields such as `school` or `version`. Length limits come from the domain vocabulary.
 """
 
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 
 from dossier import vocabulary as v
 
@@ -296,3 +296,32 @@ class NewUserToken(User):
 
 class UserList(Schema):
     items = fields.List(fields.Nested(User))
+
+
+class NewConsent(Schema):
+    purpose = fields.String(load_default="transfer", validate=validate.OneOf(("transfer",)))
+    given_by = one_of(("pupil", "parent"))
+    to_school = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
+
+
+class Withdrawal(Schema):
+    reason = fields.String(validate=validate.Length(max=v.MAX_REASON))
+
+
+class ExportQuery(Schema):
+    to_school = fields.String(validate=validate.Length(min=1, max=64))
+
+
+class Bundle(Schema):
+    """A transfer bundle; its own JSON Schema (dossier/schemas/transfer-bundle-v1.json)
+    is checked by the import, which names the first thing wrong."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class ImportResult(Schema):
+    pupil_id = fields.UUID()
+    created = fields.Boolean()
+    from_school = fields.String()
+    events = fields.Integer()

@@ -20,6 +20,7 @@ from eventsourcing.utils import get_topic
 
 from dossier.access import Actor, check_may_manage_users
 from dossier.errors import AccountError, InvalidValue, NotAuthenticated, UnknownAccount
+from dossier.keys import check_public_key, fingerprint, new_private_key, public_key_of
 from dossier.vocabulary import ROLES
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://loopbaandossier.nl/accounts")
@@ -38,14 +39,40 @@ def credential_id(token: str) -> UUID:
 
 
 class School(Aggregate):
+    """A school, with the Ed25519 key it signs dossier exports with (PKCS#8 PEM)."""
+
     @event("Registered")
-    def __init__(self, code: str, name: str) -> None:
+    def __init__(self, code: str, name: str, private_key: str) -> None:
         self.code = code
         self.name = name
+        self.private_key = private_key
 
     @staticmethod
     def create_id(code: str, **_: Any) -> UUID:
         return school_id(code)
+
+
+class TrustedKey(Aggregate):
+    """Another school's public key, registered after comparing its fingerprint."""
+
+    @event("Registered")
+    def __init__(self, code: str, public_key: str) -> None:
+        self.code = code
+        self.public_key = public_key
+
+    @staticmethod
+    def create_id(code: str, public_key: str) -> UUID:
+        return uuid5(NAMESPACE, f"trust:{code}:{public_key}")
+
+
+@dataclass(frozen=True)
+class SchoolKey:
+    code: str
+    public_key: str
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.public_key)
 
 
 class User(Aggregate):
@@ -93,15 +120,46 @@ class Accounts(Application[UUID]):
             raise InvalidValue("a school needs a code and a name")
         if self._find(School, school_id(code)) is not None:
             raise AccountError(f"school {code} exists already")
-        school = School(code=code, name=name)
+        school = School(code=code, name=name, private_key=new_private_key())
         self.save(school)
         return school.id
 
     def school_name(self, code: str) -> str:
+        return str(self._school(code).name)
+
+    def school_key(self, code: str) -> SchoolKey:
+        """The school's own public key."""
+        return SchoolKey(code, public_key_of(self._school(code).private_key))
+
+    def signing_key(self, code: str) -> str:
+        return str(self._school(code).private_key)
+
+    def trust(self, code: str, public_key: str) -> SchoolKey:
+        """Trust another school's key for dossiers it exports."""
+        if not code.strip():
+            raise InvalidValue("a trusted key needs the school's code", field="code")
+        key = TrustedKey(code=code, public_key=check_public_key(public_key))
+        if self._find(TrustedKey, key.id) is not None:
+            raise AccountError(f"this key of {code} is trusted already")
+        self.save(key)
+        return SchoolKey(code, public_key)
+
+    def trusted(self) -> list[SchoolKey]:
+        topic = get_topic(TrustedKey.Registered)  # type: ignore[attr-defined]
+        return [
+            SchoolKey(key.code, key.public_key)
+            for n in self.recorder.select_notifications(None, 10**6, topics=[topic])
+            for key in [self.repository.get(n.originator_id)]
+        ]
+
+    def trusted_key(self, code: str, public_key: str) -> bool:
+        return self._find(TrustedKey, TrustedKey.create_id(code, public_key)) is not None
+
+    def _school(self, code: str) -> School:
         school = self._find(School, school_id(code))
         if school is None:
             raise UnknownAccount(f"no school {code}")
-        return str(school.name)
+        return school  # type: ignore[no-any-return]
 
     def add_user(
         self, school: str, role: str, name: str, lifetime: timedelta = DEFAULT_TOKEN_LIFETIME

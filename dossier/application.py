@@ -180,6 +180,20 @@ class Dossiers(Application[UUID]):
     ) -> Receipt:
         return self._close(actor, pupil_id, expected, "retract_entry", entry_id, reason)
 
+    def give_consent(
+        self, actor: Actor, pupil_id: UUID, values: Mapping[str, Any], expected: int | None = None
+    ) -> Receipt:
+        """Record consent to transfer the dossier (purpose `transfer`)."""
+        if values.get("purpose", "transfer") != "transfer":
+            raise InvalidValue("the only purpose is transfer", field="purpose")
+        given_by, to_school = values.get("given_by"), values.get("to_school")
+        return self._add(actor, pupil_id, expected, "give_consent", given_by, to_school)
+
+    def withdraw_consent(
+        self, actor: Actor, pupil_id: UUID, consent_id: UUID, expected: int | None = None
+    ) -> Receipt:
+        return self._close(actor, pupil_id, expected, "withdraw_consent", consent_id)
+
     def assign_coach(
         self, actor: Actor, pupil_id: UUID, coach_id: UUID, expected: int | None = None
     ) -> Receipt:

@@ -23,6 +23,7 @@ from dossier.errors import (
     CoachAlreadyAssigned,
     EntryRetracted,
     InvalidValue,
+    NoConsent,
     PhaseAlreadyRecorded,
     UnknownEntry,
 )
@@ -30,6 +31,7 @@ from dossier.rules import clean, reason_text
 from dossier.vocabulary import PHASES
 
 Actor = dict[str, str]
+CONSENT_AGE = 16
 
 CONTENT_FIELDS: Mapping[str, frozenset[str]] = {
     "Opened": frozenset({"name", "external_ref"}),
@@ -41,6 +43,7 @@ CONTENT_FIELDS: Mapping[str, frozenset[str]] = {
     "ActionAbandoned": frozenset({"reason"}),
     "EntryCorrected": frozenset({"changes", "reason"}),
     "EntryRetracted": frozenset({"reason"}),
+    "TransferReceived": frozenset(),
 }
 
 
@@ -59,10 +62,13 @@ class Dossier(Aggregate):
         sector: str,
         grade: int,
         coaches: list[str],
+        date_of_birth: date | None = None,
     ) -> None:
         self.school = school
         self.name = name
         self.external_ref = external_ref
+        self.date_of_birth = date_of_birth
+        self.consents: dict[str, dict[str, Any]] = {}
         self.types: dict[str, str] = {}
         self.retracted: dict[str, bool] = {}
         self.enrolments: dict[str, dict[str, Any]] = {}
@@ -84,7 +90,7 @@ class Dossier(Aggregate):
         today: date,
     ) -> "Dossier":
         """Open a dossier; a coach who opens it is its first assigned coach."""
-        fields = clean("pupil", {"external_ref": None, **values}, today)
+        fields = clean("pupil", {"external_ref": None, "date_of_birth": None, **values}, today)
         return cls(
             actor=actor,
             school=actor["school"],
@@ -210,6 +216,71 @@ class Dossier(Aggregate):
         if coach_id not in self.coaches:
             raise UnknownEntry(f"coach {coach_id} is not assigned to this pupil", field="user_id")
         self._unassign_coach(actor=actor, coach_id=coach_id)
+
+    def give_consent(
+        self,
+        actor: Actor,
+        entry_id: UUID,
+        given_by: str,
+        to_school: str | None,
+        today: date,
+    ) -> None:
+        """Consent to transfer the dossier: a parent's under 16, the pupil's own from 16."""
+        if given_by not in ("pupil", "parent"):
+            raise InvalidValue("given_by must be pupil or parent", field="given_by")
+        if not self._giver_counts(given_by, today):
+            who = "the pupil's own" if given_by == "parent" else "a parent's"
+            raise InvalidValue(f"at this age {who} consent is needed", field="given_by")
+        self._give_consent(
+            actor=actor, entry_id=entry_id, purpose="transfer", given_by=given_by,
+            to_school=to_school, given_on=today,
+        )  # fmt: skip
+
+    def withdraw_consent(self, actor: Actor, consent_id: UUID, today: date) -> None:
+        consent = self.consents.get(str(consent_id))
+        if consent is None or consent["withdrawn"]:
+            raise UnknownEntry(f"no consent {consent_id} in force", field="consent_id")
+        self._withdraw_consent(actor=actor, consent_id=consent_id, withdrawn_on=today)
+
+    def consent_for(self, to_school: str | None, today: date) -> str | None:
+        """The id of a transfer consent in force for that school, if any (newest first)."""
+        for consent_id, consent in reversed(self.consents.items()):
+            fits = consent["to_school"] in (None, to_school)
+            if not consent["withdrawn"] and fits and self._giver_counts(consent["given_by"], today):
+                return consent_id
+        return None
+
+    def age_on(self, today: date) -> int | None:
+        birth = self.date_of_birth
+        if birth is None:
+            return None
+        birth = date.fromisoformat(birth) if isinstance(birth, str) else birth
+        return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+    def _giver_counts(self, given_by: str, today: date) -> bool:
+        """Without a date of birth only a parent's consent counts."""
+        age = self.age_on(today)
+        if given_by == "parent":
+            return age is None or age < CONSENT_AGE
+        return age is not None and age >= CONSENT_AGE
+
+    def record_export(
+        self, actor: Actor, to_school: str | None, bundle_hash: str, today: date
+    ) -> None:
+        consent_id = self.consent_for(to_school, today)
+        if consent_id is None:
+            raise NoConsent("no consent to transfer this dossier is in force", field="to_school")
+        self._record_export(
+            actor=actor, to_school=to_school, consent_id=consent_id, bundle_hash=bundle_hash
+        )
+
+    def receive_transfer(
+        self, actor: Actor, from_school: str, bundle_hash: str, exported_at: str
+    ) -> None:
+        """The receiving school takes the dossier over; its own coaches are assigned anew."""
+        self._receive_transfer(
+            actor=actor, from_school=from_school, bundle_hash=bundle_hash, exported_at=exported_at
+        )
 
     # Guards.
 
@@ -351,6 +422,36 @@ class Dossier(Aggregate):
     @event("CoachUnassigned")
     def _unassign_coach(self, actor: Actor, coach_id: str) -> None:
         self.coaches = [c for c in self.coaches if c != coach_id]
+
+    @event("ConsentGiven")
+    def _give_consent(
+        self,
+        actor: Actor,
+        entry_id: UUID,
+        purpose: str,
+        given_by: str,
+        to_school: str | None,
+        given_on: date,
+    ) -> None:
+        consent = {"given_by": given_by, "to_school": to_school, "withdrawn": False}
+        self.consents[str(entry_id)] = consent
+
+    @event("ConsentWithdrawn")
+    def _withdraw_consent(self, actor: Actor, consent_id: UUID, withdrawn_on: date) -> None:
+        self.consents[str(consent_id)] = {**self.consents[str(consent_id)], "withdrawn": True}
+
+    @event("DossierExported")
+    def _record_export(
+        self, actor: Actor, to_school: str | None, consent_id: str, bundle_hash: str
+    ) -> None:
+        pass
+
+    @event("TransferReceived")
+    def _receive_transfer(
+        self, actor: Actor, from_school: str, bundle_hash: str, exported_at: str
+    ) -> None:
+        self.school = actor["school"]
+        self.coaches = []
 
     @event("EntryRetracted")
     def _retract_entry(self, actor: Actor, entry_id: UUID, reason: str) -> None:

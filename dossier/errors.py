@@ -38,6 +38,10 @@ class CoachAlreadyAssigned(DomainError):
     """The coach is assigned to this pupil already."""
 
 
+class NoConsent(DomainError):
+    """No consent to transfer the dossier is in force."""
+
+
 class DossierNotFound(DomainError):
     """No such dossier, or not one the caller may see."""
 

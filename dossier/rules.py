@@ -37,8 +37,10 @@ def choice(options: tuple[str, ...]) -> Rule:
     return check
 
 
-def day(*, not_future: bool) -> Rule:
-    def check(field: str, value: Any, today: date) -> date:
+def day(*, not_future: bool, optional: bool = False) -> Rule:
+    def check(field: str, value: Any, today: date) -> date | None:
+        if value is None and optional:
+            return None
         if isinstance(value, str):
             try:
                 value = date.fromisoformat(value)
@@ -102,6 +104,7 @@ ENTRY_RULES: Mapping[str, Mapping[str, Rule]] = {
         "school_year": school_year,
         "sector": choice(v.SECTORS),
         "grade": grade,
+        "date_of_birth": day(not_future=True, optional=True),
     },
     "enrolment": {"school_year": school_year, "sector": choice(v.SECTORS), "grade": grade},
     "experience": {

@@ -59,6 +59,11 @@ class Pupils:
                 "DELETE FROM pupil_coaches WHERE coach_id = ? AND pupil_id = ?",
                 (event.coach_id, pupil_id),
             )
+        elif kind == "TransferReceived":
+            tx.execute(
+                "UPDATE pupils SET school = ? WHERE pupil_id = ?", (event.actor["school"], pupil_id)
+            )
+            tx.execute("DELETE FROM pupil_coaches WHERE pupil_id = ?", (pupil_id,))
         elif kind == "EnrolmentChanged":
             self._enrol(tx, pupil_id, event.entry_id, event)
         elif kind == "EntryCorrected":

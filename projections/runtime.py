@@ -6,6 +6,7 @@ from datetime import date
 
 from dossier.accounts import Accounts
 from dossier.application import Dossiers, school_today
+from dossier.transfers import Transfers
 from projections.access_log import AccessLog
 from projections.follower import Follower
 from projections.pupils import Pupils
@@ -23,6 +24,7 @@ class Services:
     accounts: Accounts
     follower: Follower
     access_log: AccessLog
+    transfers: Transfers
 
     @property
     def reads(self) -> ReadStore:
@@ -58,7 +60,8 @@ def open_services(
     dossiers = Dossiers(env=env, today=today, is_coach=accounts.is_coach)
     follower = Follower(dossiers, [Pupils(), Timeline()])
     dossiers.on_saved = follower.nudge if background else follower.catch_up
-    services = Services(dossiers, accounts, follower, AccessLog(follower.store))
+    access_log = AccessLog(follower.store)
+    services = Services(dossiers, accounts, follower, access_log, Transfers(dossiers, accounts))
     if create_tables:
         ensure_tables(services)
     if background:
