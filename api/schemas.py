@@ -33,6 +33,9 @@ class Enrolment(Schema):
 class NewPupil(Enrolment):
     name = text(v.MAX_NAME, required=True)
     external_ref = optional_text(v.MAX_EXTERNAL_REF)
+    date_of_birth = fields.Date(
+        allow_none=True, metadata={"description": "Optional; decides whose consent counts."}
+    )
 
 
 class NewExperience(Schema):

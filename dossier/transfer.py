@@ -114,17 +114,17 @@ class Checked:
 
 
 def check(bundle: Any, is_trusted: Callable[[str, str], bool]) -> Checked:
-    """Schema, then every event's place and hash in the chain, then signature and trust."""
+    """Schema, then every event's place and hash in the chain, then trust and signature."""
     _check_schema(bundle)
     _check_chain(bundle["events"])
     if bundle["chain_head"] != bundle["events"][-1]["hash"]:
         raise BundleRefused("chain_head is not the last event's hash: events were removed or added")
     school = bundle["exporting_school"]
+    if not is_trusted(school["code"], school["public_key"]):
+        raise BundleRefused(f"the key of school {school['code']} is not trusted here")
     unsigned = {k: v for k, v in bundle.items() if k != "signature"}
     if not verify(school["public_key"], bundle["signature"], canonical(unsigned)):
         raise BundleRefused("the signature does not match the bundle")
-    if not is_trusted(school["code"], school["public_key"]):
-        raise BundleRefused(f"the key of school {school['code']} is not trusted here")
     return Checked(
         pupil_id=UUID(bundle["pupil_id"]),
         school=school["code"],
@@ -132,8 +132,8 @@ def check(bundle: Any, is_trusted: Callable[[str, str], bool]) -> Checked:
         events=bundle["events"],
         digest=digest(bundle),
         checks=(
-            "schema", f"{len(bundle['events'])} event hashes and their chain", "signature",
-            f"trusted key of {school['code']} ({school['fingerprint']})",
+            "schema", f"{len(bundle['events'])} event hashes and their chain",
+            f"trusted key of {school['code']} ({school['fingerprint']})", "signature",
         ),
     )  # fmt: skip
 

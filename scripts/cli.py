@@ -3,9 +3,12 @@
 Every command honours `DOSSIER_DB` (or `--db`): unset means the embedded SQLite file.
 """
 
+import getpass
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -14,7 +17,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from dossier.errors import DomainError
+from dossier.access import Actor
+from dossier.errors import DomainError, InvalidValue
 from dossier.vocabulary import ROLES
 from projections.runtime import Services, open_services
 
@@ -54,7 +58,42 @@ def school_add(ctx: click.Context, code: str, name: str) -> None:
     """Register a school."""
     with opened(ctx) as services:
         services.accounts.add_school(code, name)
-    click.echo(f"School {code} ({name}) added.")
+        key = services.accounts.school_key(code)
+    click.echo(f"School {code} ({name}) added, with a signing key; fingerprint {key.fingerprint}.")
+
+
+@school.command("key")
+@click.argument("code")
+@click.pass_context
+def school_key(ctx: click.Context, code: str) -> None:
+    """Print the school's public key (last line) and its fingerprint, to give other schools."""
+    with opened(ctx) as services:
+        key = services.accounts.school_key(code)
+    click.echo(f"Fingerprint (compare by phone): {key.fingerprint}")
+    click.echo(key.public_key)
+
+
+@school.command("trust")
+@click.option("--code", required=True, help="The other school's code.")
+@click.option("--public-key", required=True, help="As printed by 'dossier school key' there.")
+@click.pass_context
+def school_trust(ctx: click.Context, code: str, public_key: str) -> None:
+    """Trust another school's key: dossiers it signs can be imported here."""
+    with opened(ctx) as services:
+        key = services.accounts.trust(code, public_key)
+    click.echo(f"Trusting school {code}, fingerprint {key.fingerprint}.")
+
+
+@school.command("trusted")
+@click.pass_context
+def school_trusted(ctx: click.Context) -> None:
+    """List the trusted keys of other schools."""
+    with opened(ctx) as services:
+        keys = services.accounts.trusted()
+    table = Table("school", "fingerprint", "public key")
+    for key in keys:
+        table.add_row(key.code, key.fingerprint, key.public_key)
+    console.print(table)
 
 
 @main.group()
@@ -161,6 +200,69 @@ def bench(ctx: click.Context) -> None:
     from scripts.bench import main as bench_main
 
     bench_main.main(args=ctx.args, prog_name="dossier bench")
+
+
+def cli_actor(school: str) -> Actor:
+    """Transfers from the command line act as the school's counsellor, named 'cli'."""
+    return Actor(user_id=f"cli:{getpass.getuser()}", role="counsellor", school=school, name="CLI")
+
+
+@main.command("export")
+@click.argument("pupil_id", type=click.UUID)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--school", required=True, help="The code of the pupil's (exporting) school.")
+@click.option("--to-school", default=None, help="The receiving school's code.")
+@click.pass_context
+def export_command(
+    ctx: click.Context, pupil_id: UUID, output: Path, school: str, to_school: str | None
+) -> None:
+    """Export a pupil's signed dossier bundle to a file (needs a consent in force)."""
+    with opened(ctx) as services:
+        bundle = services.transfers.export(cli_actor(school), pupil_id, to_school)
+    output.write_text(json.dumps(bundle, ensure_ascii=False, indent=1))
+    click.echo(f"Exported {len(bundle['events'])} events to {output}.")
+
+
+@main.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--school", required=True, help="The code of the receiving school.")
+@click.pass_context
+def import_command(ctx: click.Context, files: tuple[str, ...], school: str) -> None:
+    """Import dossier bundles from trusted schools; exit 1 if any is refused."""
+    refused = 0
+    with opened(ctx) as services, Progress(console=console) as progress:
+        for path in progress.track(files, description="importing"):
+            try:
+                result = services.transfers.import_bundle(cli_actor(school), _read(path))
+            except DomainError as error:
+                refused += 1
+                progress.console.print(f"[red]refused[/red] {path}: {error.detail}")
+                continue
+            verb = "imported" if result.created else "already here"
+            progress.console.print(
+                f"{verb} {path}: pupil {result.pupil_id}, {result.events} events"
+            )
+    if refused:
+        raise click.ClickException(f"{refused} of {len(files)} bundles refused")
+
+
+@main.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.pass_context
+def verify_command(ctx: click.Context, file: str) -> None:
+    """Check a bundle: schema, every hash and the chain, signature, trusted key."""
+    with opened(ctx) as services:
+        checked = services.transfers.verify(_read(file))
+    for what in checked.checks:
+        click.echo(f"ok  {what}")
+    click.echo(f"{file}: valid bundle of pupil {checked.pupil_id} from {checked.school}.")
+
+
+def _read(path: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidValue(f"{path} is not a JSON file") from None
 
 
 @main.group()
