@@ -58,7 +58,9 @@ def run_backend(db: str, floor_env: dict[str, str], profile: dict[str, Any]) -> 
         found["http"] = measure.http_appends(
             db, token, [str(p) for p in pupils], profile["per_client"]
         )
-        found["reads"] = read_scaling(services, actor, profile, step)
+        found["reads"], pupil = read_scaling(services, actor, profile, step)
+        step("export and import")
+        found["transfer"] = measure.transfer(services, pupil)
         step("rebuild")
         found["rebuild"] = measure.rebuild(services)
     finally:
@@ -68,8 +70,8 @@ def run_backend(db: str, floor_env: dict[str, str], profile: dict[str, Any]) -> 
 
 def read_scaling(
     services: Any, actor: Any, profile: dict[str, Any], step: Callable[[str], None]
-) -> dict[str, Any]:
-    """Reads of one large dossier as the store around it grows."""
+) -> tuple[dict[str, Any], Any]:
+    """Reads of one large dossier as the store around it grows; also answers its id."""
     pupil = measure.add_pupil(services, profile["pupil_events"])
     found = {}
     for size in profile["sizes"]:
@@ -81,7 +83,7 @@ def read_scaling(
             "events": services.follower.head(),
             **measure.reads(services, actor, pupil, profile["repeats"]),
         }
-    return found
+    return found, pupil
 
 
 def progress(db: str) -> Callable[[str], None]:
@@ -185,6 +187,8 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], float]]] = [
     ("story p95 first read after a write, largest (ms)", _read("story_cold_p95_ms@large")),
     ("plain SELECT of the pupil's rows p95, largest (ms)", _read("select_p95_ms@large")),
     ("largest store (events)", _read("events@large")),
+    ("export of the large dossier (ms)", lambda f: f["transfer"]["export_ms"]),
+    ("import of the large dossier (ms)", lambda f: f["transfer"]["import_ms"]),
     ("raw notification log read (events/s)", lambda f: f["rebuild"]["log_read_per_s"]),
     ("projection rebuild (events/s)", lambda f: f["rebuild"]["rebuild_per_s"]),
 ]

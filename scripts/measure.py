@@ -203,3 +203,25 @@ def raw_floor(services: Services, count: int) -> dict[str, float]:
     with store.transaction(write=True) as tx:
         tx.execute("DROP TABLE bench_raw")
     return {"raw_insert_per_s": insert_rate, "raw_select_per_s": select_rate}
+
+
+def transfer(services: Services, pupil: UUID) -> dict[str, float]:
+    """Export a dossier and import it at a second school of the same store, in milliseconds."""
+    sender = Actor("bench-counsellor", "counsellor", STAFF["school"])
+    receiver = Actor("bench-counsellor-2", "counsellor", "BENCH2")
+    services.accounts.add_school("BENCH2", "Benchmark School 2")
+    services.accounts.trust(
+        STAFF["school"], services.accounts.school_key(STAFF["school"]).public_key
+    )
+    services.dossiers.give_consent(sender, pupil, {"given_by": "parent"})
+    started = time.perf_counter()
+    bundle = json.loads(json.dumps(services.transfers.export(sender, pupil, "BENCH2")))
+    exported = time.perf_counter()
+    services.transfers.import_bundle(receiver, bundle)
+    done = time.perf_counter()
+    events = len(bundle["events"])
+    return {
+        "events": events,
+        "export_ms": 1000 * (exported - started),
+        "import_ms": 1000 * (done - exported),
+    }
