@@ -29,17 +29,23 @@ def free_port() -> int:
 def call(
     base: str, method: str, path: str, token: str | None = None, body: Any = None
 ) -> tuple[int, Any]:
-    """One JSON request; answers (status, decoded body or None)."""
+    """One JSON request; answers (status, the decoded JSON body, or the raw bytes of another)."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(base + path, data=data, method=method)
     request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, _decoded(response.read(), response.headers)
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+        return error.code, _decoded(error.read(), error.headers)
+
+
+def _decoded(body: bytes, headers: Any) -> Any:
+    if "json" in (headers.get("Content-Type") or ""):
+        return json.loads(body or b"null")
+    return body
 
 
 @contextmanager

@@ -57,6 +57,9 @@ class World:
             {"held_on": "2024-10-03", "experience_ids": [self.experience(pupil)]},
         )
 
+    def consent(self, pupil: str) -> str:
+        return self.make(pupil, "/consents", {"purpose": "transfer", "given_by": "parent"})
+
     def action(self, pupil: str) -> str:
         return self.make(
             pupil,
@@ -130,6 +133,11 @@ ROUTES: list[Route] = [
     ("abandonment", "POST", lambda w, p: f"/actions/{w.action(p)}/abandonment", lambda w, p: {"reason": "Niet nodig"}, 201, "content"),
     ("correction", "POST", lambda w, p: "/corrections", lambda w, p: {"entry_id": w.experience(p), "changes": {"title": "Nieuw"}, "reason": "typo"}, 201, "content"),
     ("retraction", "POST", lambda w, p: "/retractions", lambda w, p: {"entry_id": w.experience(p), "reason": "dubbel"}, 201, "content"),
+    ("consent", "POST", lambda w, p: "/consents", lambda w, p: {"given_by": "parent"}, 201, "content"),
+    ("withdrawal", "POST", lambda w, p: f"/consents/{w.consent(p)}/withdrawal", lambda w, p: {}, 201, "content"),
+    ("printable", "GET", lambda w, p: "/export.html", lambda w, p: None, 200, "content"),
+    ("pdf", "GET", lambda w, p: "/export.pdf", lambda w, p: None, 200, "content"),
+    ("export", "GET", lambda w, p: (w.consent(p), "/export")[1], lambda w, p: None, 200, "counsellor"),
     ("access_log", "GET", lambda w, p: "/access-log", lambda w, p: None, 200, "counsellor"),
     ("assign", "POST", lambda w, p: "/coaches", lambda w, p: {"user_id": w.users["coach_b"]}, 201, "counsellor"),
     ("unassign", "DELETE", lambda w, p: f"/coaches/{w.users['coach_d']}", lambda w, p: None, 200, "counsellor"),
@@ -163,6 +171,8 @@ SCHOOL_ROUTES = [
     ("GET", "/api/v1/me", None, {"coach": 200, "counsellor": 200, "auditor": 200, "admin": 200}),
     ("GET", "/api/v1/audit/reflections", None, {"coach": 403, "counsellor": 200, "auditor": 200, "admin": 403}),
     ("GET", "/api/v1/users", None, {"coach": 403, "counsellor": 403, "auditor": 403, "admin": 200}),
+    ("POST", "/api/v1/imports", {"format": "iets anders"},
+     {"coach": 403, "counsellor": 422, "auditor": 403, "admin": 403}),
     ("POST", "/api/v1/users", {"name": "Nieuwe mentor", "role": "coach"},
      {"coach": 403, "counsellor": 403, "auditor": 403, "admin": 201}),
 ]  # fmt: skip
