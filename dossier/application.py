@@ -99,8 +99,7 @@ class Dossiers(Application[UUID]):
         check_may_use_dossiers(actor)
         coaches = [actor.user_id] if actor.role == "coach" else []
         dossier = Dossier.open(actor.as_record(), uuid4(), values, coaches, self.today())
-        self.save(dossier)
-        self._saved()
+        self.record(dossier)
         return Receipt(dossier.id, dossier.version)
 
     def change_enrolment(
@@ -298,19 +297,22 @@ class Dossiers(Application[UUID]):
                 )
             command(dossier, actor.as_record(), self.today())
             try:
-                self.save(dossier)
+                self.record(dossier)
             except IntegrityError:
                 if expected is not None:
                     raise VersionConflict("the dossier changed while saving") from None
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 continue
-            self._saved()
             return dossier.version
         raise VersionConflict("the dossier is too busy; try again")
 
-    def _saved(self) -> None:
-        """Tell the read models. The events are committed: a failure here must not fail
-        or repeat the write; the next read catches up again."""
+    def record(self, *items: Any) -> None:
+        """Save aggregates and events in one transaction, then tell the read models.
+
+        A conflict raises before anything is told. Once the events are committed, a
+        failure to tell must not fail or repeat the write: the next read catches up again.
+        """
+        self.save(*items)
         if self.on_saved is None:
             return
         try:

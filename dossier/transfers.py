@@ -66,10 +66,9 @@ class Transfers:
             today = self.dossiers.today()
             dossier.record_export(actor.as_record(), to_school, digest(bundle), today)
             try:
-                self.dossiers.save(dossier)
+                self.dossiers.record(dossier)
             except IntegrityError:
                 continue
-            self.dossiers._saved()
             return bundle
         raise VersionConflict("the dossier kept changing during the export; try again")
 
@@ -95,10 +94,9 @@ class Transfers:
             actor.as_record(), checked.school, checked.digest, checked.exported_at
         )
         try:
-            self.dossiers.save(*events, dossier)
+            self.dossiers.record(*events, dossier)
         except IntegrityError:
             return  # imported at the same moment by someone else: the same dossier exists
-        self.dossiers._saved()
 
 
 def _rebuild(pupil_id: UUID, event: dict[str, Any]) -> Any:

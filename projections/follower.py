@@ -23,6 +23,7 @@ from eventsourcing.application import Application
 from projections.readstore import ReadStore, Tx
 
 BATCH = 500
+FOLLOW_DELAY = 0.05  # seconds
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
@@ -76,7 +77,9 @@ class Follower:
             self._thread.join(timeout=30)
 
     def _follow(self) -> None:
-        while self._nudged.wait() and not self._stopping.is_set():
+        """Gather the saves of a short while into one catch-up: on SQLite each commit
+        waits for the disk, and the writers share one lock with this thread."""
+        while self._nudged.wait() and not self._stopping.wait(FOLLOW_DELAY):
             self._nudged.clear()
             try:
                 self.catch_up()
