@@ -37,6 +37,9 @@ class ReadModel(Protocol):
 
     def apply(self, tx: Tx, event: Any, position: int) -> None: ...
 
+    def flush(self, tx: Tx) -> None:
+        """Write what `apply` gathered for this batch (before the positions move)."""
+
 
 @dataclass(frozen=True)
 class Status:
@@ -171,6 +174,8 @@ class Follower:
                     event = self.app.mapper.to_domain_event(notification)
                     for model in behind:
                         model.apply(tx, event, notification.id)
+            for model in self.models.values():
+                model.flush(tx)
             last = notifications[-1].id
             tx.execute(
                 "UPDATE projection_positions SET position = ? WHERE position < ?", (last, last)

@@ -78,12 +78,17 @@ class Pupils:
                 "UPDATE pupil_enrolments SET retracted = 1 WHERE entry_id = ?",
                 (str(event.entry_id),),
             )
-        tx.execute(
-            "UPDATE pupils SET version = ?, updated_at = ? WHERE pupil_id = ?",
-            (event.originator_version, at, pupil_id),
-        )
+        tx.batch.setdefault(self.name, {})[pupil_id] = (event.originator_version, at, pupil_id)
         if kind in ENROLMENT_EVENTS and (kind != "EntryCorrected" or changes):
             self._refresh_current(tx, pupil_id)
+
+    def flush(self, tx: Tx) -> None:
+        """Each pupil's newest version of the batch, in one statement."""
+        latest = tx.batch.pop(self.name, {})
+        tx.executemany(
+            "UPDATE pupils SET version = ?, updated_at = ? WHERE pupil_id = ?",
+            list(latest.values()),
+        )
 
     @staticmethod
     def _assign(tx: Tx, pupil_id: str, coach_id: str) -> None:

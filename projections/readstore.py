@@ -21,6 +21,7 @@ class Tx:
     def __init__(self, cursor: Any, postgres: bool) -> None:
         self.cursor = cursor
         self.postgres = postgres
+        self.batch: dict[str, Any] = {}  # read models' pending rows, for this transaction only
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.postgres else sql

@@ -8,6 +8,7 @@ phase notes are found once, here, so reads never lemmatise.
 """
 
 import json
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,25 +98,45 @@ class Timeline:
         names = OPENED_ENROLMENT if event_type(event) == "Opened" else set(values) - METADATA
         return {k: plain(values[k]) for k in sorted(names)}
 
+    def flush(self, tx: Tx) -> None:
+        """Write the batch's rows at once: one statement per table, not one per event."""
+        pending = self._pending(tx)
+        tx.executemany(
+            "INSERT INTO timeline_entries (entry_id, pupil_id, seq, type, day, recorded_at, actor, "
+            "parent_id, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            pending.entries,
+        )
+        tx.executemany(
+            "INSERT INTO timeline_revisions (pupil_id, seq, entry_id, kind, recorded_at, actor, "
+            "data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            pending.revisions,
+        )
+        tx.batch.pop(self.name, None)
+
+    def _pending(self, tx: Tx) -> "Pending":
+        found: Pending = tx.batch.setdefault(self.name, Pending())
+        return found
+
     def _add(
         self, tx: Tx, event: Any, entry_type: str, entry_id: Any, data: dict[str, Any]
     ) -> None:
         if entry_type in TEXT_FIELDS:
             data["mentions"] = mentions(data.get(TEXT_FIELDS[entry_type]))
-        tx.execute(
-            "INSERT INTO timeline_entries (entry_id, pupil_id, seq, type, day, recorded_at, actor, "
-            "parent_id, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        pending, key = self._pending(tx), str(entry_id)
+        day = self._day(tx, pending, entry_type, data, event)
+        pending.types[key], pending.days[key] = entry_type, day
+        pending.entries.append(
             (
-                str(entry_id),
+                key,
                 str(event.originator_id),
                 event.originator_version,
                 entry_type,
-                self._day(tx, entry_type, data, event),
+                day,
                 stamp(event.timestamp),
                 json.dumps(event.actor),
                 data.get("conversation_id") if entry_type == "phase" else None,
                 json.dumps(data),
-            ),
+            )
         )
 
     def _revise(self, tx: Tx, event: Any, kind: str, entry_id: Any) -> None:
@@ -123,13 +144,11 @@ class Timeline:
             k: plain(v) for k, v in vars(event).items() if k in {"changes", "reason", "outcome"}
         }
         changes = data.get("changes", {})
-        rows = tx.query("SELECT type FROM timeline_entries WHERE entry_id = ?", (str(entry_id),))
-        field = TEXT_FIELDS.get(rows[0]["type"]) if rows else None
+        pending = self._pending(tx)
+        field = TEXT_FIELDS.get(pending.lookup(tx, "type", str(entry_id)) or "")
         if field and field in changes:
             changes["mentions"] = mentions(changes[field])
-        tx.execute(
-            "INSERT INTO timeline_revisions (pupil_id, seq, entry_id, kind, recorded_at, actor, "
-            "data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        pending.revisions.append(
             (
                 str(event.originator_id),
                 event.originator_version,
@@ -138,22 +157,38 @@ class Timeline:
                 stamp(event.timestamp),
                 json.dumps(event.actor),
                 json.dumps(data),
-            ),
+            )
         )
 
     @staticmethod
-    def _day(tx: Tx, entry_type: str, data: dict[str, Any], event: Any) -> str:
+    def _day(tx: Tx, pending: "Pending", entry_type: str, data: dict[str, Any], event: Any) -> str:
         """The entry's domain date: when it happened, not when it was recorded."""
         if entry_type == "enrolment":
             return school_year_start(data["school_year"]).isoformat()
-        for field in ("occurred_on", "held_on"):
-            if field in data:
-                return str(data[field])
+        for name in ("occurred_on", "held_on"):
+            if name in data:
+                return str(data[name])
         conversation = data.get("conversation_id")
-        if conversation:
-            rows = tx.query(
-                "SELECT day FROM timeline_entries WHERE entry_id = ?", (str(conversation),)
-            )
-            if rows:
-                return str(rows[0]["day"])
-        return str(event.timestamp.astimezone(SCHOOL_TIMEZONE).date().isoformat())
+        day = pending.lookup(tx, "day", str(conversation)) if conversation else None
+        return day or str(event.timestamp.astimezone(SCHOOL_TIMEZONE).date().isoformat())
+
+
+@dataclass
+class Pending:
+    """The rows of one batch not yet written, and what later events of it look up."""
+
+    entries: list[tuple[Any, ...]] = field(default_factory=list)
+    revisions: list[tuple[Any, ...]] = field(default_factory=list)
+    types: dict[str, str] = field(default_factory=dict)
+    days: dict[str, str] = field(default_factory=dict)
+
+    def lookup(self, tx: Tx, column: str, entry_id: str) -> str | None:
+        """An entry's type or day: from this batch, else from the table."""
+        found = (self.types if column == "type" else self.days).get(entry_id)
+        if found is not None:
+            return found
+        rows = tx.query(
+            f"SELECT {column} FROM timeline_entries WHERE entry_id = ?",
+            (entry_id,),
+        )
+        return str(rows[0][column]) if rows else None
