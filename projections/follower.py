@@ -30,6 +30,7 @@ Progress = Callable[[int, int], None]
 
 class ReadModel(Protocol):
     name: str
+    version: str  # change it when the tables or what is computed into them change
 
     def create(self, tx: Tx) -> None: ...
 
@@ -90,17 +91,28 @@ class Follower:
                 log.exception("read models could not catch up; the next read or write retries")
 
     def create_tables(self) -> None:
+        """Create the read models' tables; one whose `version` changed is rebuilt from the log
+        (dropped here, refilled by the next catch-up), so an upgrade needs no manual step."""
         with self.store.transaction(write=True) as tx:
             tx.execute(
-                "CREATE TABLE IF NOT EXISTS projection_positions "
-                "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS projection_positions (name TEXT PRIMARY KEY, "
+                "position BIGINT NOT NULL, version TEXT NOT NULL)"
             )
             for model in self.models.values():
+                rows = tx.query(
+                    "SELECT version FROM projection_positions WHERE name = ?", (model.name,)
+                )
+                if rows and rows[0]["version"] != model.version:
+                    model.drop(tx)
+                    tx.execute(
+                        "UPDATE projection_positions SET position = 0, version = ? WHERE name = ?",
+                        (model.version, model.name),
+                    )
                 model.create(tx)
                 tx.execute(
-                    "INSERT INTO projection_positions (name, position) VALUES (?, 0) "
+                    "INSERT INTO projection_positions (name, position, version) VALUES (?, 0, ?) "
                     "ON CONFLICT (name) DO NOTHING",
-                    (model.name,),
+                    (model.name, model.version),
                 )
 
     def head(self) -> int:

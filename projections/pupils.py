@@ -11,6 +11,7 @@ ENROLMENT_EVENTS = frozenset({"Opened", "EnrolmentChanged", "EntryCorrected", "E
 
 class Pupils:
     name = "pupils"
+    version = "2"
 
     def create(self, tx: Tx) -> None:
         tx.execute(
@@ -20,10 +21,10 @@ class Pupils:
         )
         tx.execute("CREATE INDEX IF NOT EXISTS pupils_by_school ON pupils (school, name, pupil_id)")
         tx.execute(
-            "CREATE TABLE IF NOT EXISTS pupil_enrolments (entry_id TEXT PRIMARY KEY, "
+            "CREATE TABLE IF NOT EXISTS pupil_enrolments (entry_id TEXT NOT NULL, "
             "pupil_id TEXT NOT NULL, seq INTEGER NOT NULL, school TEXT NOT NULL, "
             "school_year TEXT NOT NULL, sector TEXT NOT NULL, grade INTEGER NOT NULL, "
-            "retracted INTEGER NOT NULL DEFAULT 0)"
+            "retracted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (pupil_id, entry_id))"
         )
         tx.execute(
             "CREATE INDEX IF NOT EXISTS pupil_enrolments_by_pupil "
@@ -70,13 +71,13 @@ class Pupils:
             changes = {k: v for k, v in event.changes.items() if k in ENROLMENT_FIELDS}
             for field, value in changes.items():
                 tx.execute(
-                    f"UPDATE pupil_enrolments SET {field} = ? WHERE entry_id = ?",
-                    (value, str(event.entry_id)),
+                    f"UPDATE pupil_enrolments SET {field} = ? WHERE pupil_id = ? AND entry_id = ?",
+                    (value, pupil_id, str(event.entry_id)),
                 )
         elif kind == "EntryRetracted":
             tx.execute(
-                "UPDATE pupil_enrolments SET retracted = 1 WHERE entry_id = ?",
-                (str(event.entry_id),),
+                "UPDATE pupil_enrolments SET retracted = 1 WHERE pupil_id = ? AND entry_id = ?",
+                (pupil_id, str(event.entry_id)),
             )
         tx.batch.setdefault(self.name, {})[pupil_id] = (event.originator_version, at, pupil_id)
         if kind in ENROLMENT_EVENTS and (kind != "EntryCorrected" or changes):

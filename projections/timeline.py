@@ -57,13 +57,14 @@ def mentions(text: str | None) -> list[list[str]]:
 
 class Timeline:
     name = "timeline"
+    version = "2"
 
     def create(self, tx: Tx) -> None:
         tx.execute(
-            "CREATE TABLE IF NOT EXISTS timeline_entries (entry_id TEXT PRIMARY KEY, "
+            "CREATE TABLE IF NOT EXISTS timeline_entries (entry_id TEXT NOT NULL, "
             "pupil_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, "
             "day TEXT NOT NULL, recorded_at TEXT NOT NULL, actor TEXT NOT NULL, "
-            "parent_id TEXT, data TEXT NOT NULL)"
+            "parent_id TEXT, data TEXT NOT NULL, PRIMARY KEY (pupil_id, entry_id))"
         )
         tx.execute(
             "CREATE INDEX IF NOT EXISTS timeline_entries_by_pupil "
@@ -124,7 +125,8 @@ class Timeline:
             data["mentions"] = mentions(data.get(TEXT_FIELDS[entry_type]))
         pending, key = self._pending(tx), str(entry_id)
         day = self._day(tx, pending, entry_type, data, event)
-        pending.types[key], pending.days[key] = entry_type, day
+        pupil = str(event.originator_id)
+        pending.types[pupil, key], pending.days[pupil, key] = entry_type, day
         pending.entries.append(
             (
                 key,
@@ -145,7 +147,8 @@ class Timeline:
         }
         changes = data.get("changes", {})
         pending = self._pending(tx)
-        field = TEXT_FIELDS.get(pending.lookup(tx, "type", str(entry_id)) or "")
+        entry = (str(event.originator_id), str(entry_id))
+        field = TEXT_FIELDS.get(pending.lookup(tx, "type", *entry) or "")
         if field and field in changes:
             changes["mentions"] = mentions(changes[field])
         pending.revisions.append(
@@ -169,7 +172,8 @@ class Timeline:
             if name in data:
                 return str(data[name])
         conversation = data.get("conversation_id")
-        day = pending.lookup(tx, "day", str(conversation)) if conversation else None
+        pupil = str(event.originator_id)
+        day = pending.lookup(tx, "day", pupil, str(conversation)) if conversation else None
         return day or str(event.timestamp.astimezone(SCHOOL_TIMEZONE).date().isoformat())
 
 
@@ -179,16 +183,17 @@ class Pending:
 
     entries: list[tuple[Any, ...]] = field(default_factory=list)
     revisions: list[tuple[Any, ...]] = field(default_factory=list)
-    types: dict[str, str] = field(default_factory=dict)
-    days: dict[str, str] = field(default_factory=dict)
+    types: dict[tuple[str, str], str] = field(default_factory=dict)
+    days: dict[tuple[str, str], str] = field(default_factory=dict)
 
-    def lookup(self, tx: Tx, column: str, entry_id: str) -> str | None:
-        """An entry's type or day: from this batch, else from the table."""
-        found = (self.types if column == "type" else self.days).get(entry_id)
+    def lookup(self, tx: Tx, column: str, pupil_id: str, entry_id: str) -> str | None:
+        """An entry's type or day: from this batch, else from the table. Entry ids are
+        unique within a dossier only: an imported dossier keeps its entries' ids."""
+        found = (self.types if column == "type" else self.days).get((pupil_id, entry_id))
         if found is not None:
             return found
         rows = tx.query(
-            f"SELECT {column} FROM timeline_entries WHERE entry_id = ?",
-            (entry_id,),
+            f"SELECT {column} FROM timeline_entries WHERE pupil_id = ? AND entry_id = ?",
+            (pupil_id, entry_id),
         )
         return str(rows[0][column]) if rows else None

@@ -374,3 +374,24 @@ def test_corrected_conversation_date_moves_its_phases_and_insights(client, token
     items = {i["entry_id"]: i for i in d.get("/timeline?limit=500")["items"]}
     assert items[ids["talk"]]["date"] == "2023-10-19"
     assert items[insight]["date"] == "2023-10-19"
+
+
+def test_a_read_model_whose_version_changed_is_rebuilt_at_start(tmp_path):
+    db = str(tmp_path / "d.sqlite")
+    first = open_services(db)
+    first.accounts.add_school("SCH1", "School")
+    actor = first.accounts.authenticate(first.accounts.add_user("SCH1", "counsellor", "Ria")[1])
+    pupil = first.dossiers.open_dossier(
+        actor, {"name": "Sam", "sector": "mbo", "grade": 2, "school_year": "2024-2025"}
+    ).id
+    before = first.queries.timeline(actor, str(pupil), {"limit": 50})
+    with first.reads.transaction(write=True) as tx:
+        tx.execute("UPDATE projection_positions SET version = 'older' WHERE name = 'timeline'")
+    first.close()
+    again = open_services(db)
+    try:
+        positions = {s.name: s.position for s in again.follower.status()}
+        assert positions == {"pupils": 1, "timeline": 0}
+        assert again.queries.timeline(actor, str(pupil), {"limit": 50}) == before
+    finally:
+        again.close()

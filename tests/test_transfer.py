@@ -265,3 +265,29 @@ def test_a_long_dossier_round_trips(tmp_path):
     finally:
         a.close()
         b.close()
+
+
+def test_a_dossier_moved_between_two_schools_of_one_store_keeps_both(tmp_path):
+    """Entry ids are kept on import, so read models key them by pupil as well."""
+    store = open_services(str(tmp_path / "board.sqlite"))
+    try:
+        for code in (STAFF["school"], "MBO2"):
+            store.accounts.add_school(code, code)
+        store.accounts.trust(STAFF["school"], store.accounts.school_key(STAFF["school"]).public_key)
+        sender, receiver = (
+            Actor("c1", "counsellor", STAFF["school"]),
+            Actor("c2", "counsellor", "MBO2"),
+        )
+        pupil_id, dossier_ = one_pupil(random.Random(8), 120)
+        store.dossiers.save(dossier_)
+        store.dossiers.give_consent(sender, pupil_id, {"given_by": "parent"})
+        bundle = json.loads(json.dumps(store.transfers.export(sender, pupil_id, "MBO2")))
+        moved = store.transfers.import_bundle(receiver, bundle).pupil_id
+        everything = {"limit": 10_000}
+        here = store.queries.timeline(sender, str(pupil_id), everything)[0]
+        there = store.queries.timeline(receiver, str(moved), everything)[0]
+        assert len(here) > 20
+        assert [i["entry_id"] for i in there] == [i["entry_id"] for i in here]
+        assert all(status.lag == 0 for status in store.follower.status())
+    finally:
+        store.close()
