@@ -4,6 +4,7 @@ import json
 import threading
 from collections import OrderedDict
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from dossier.vocabulary import school_year_of, school_year_start
@@ -27,29 +28,69 @@ def fold(tx: Tx, pupil_id: str, as_of: str | None = None) -> dict[str, Item]:
     return fold_rows(entries, revisions)
 
 
-_cache: OrderedDict[tuple[str, int], dict[str, Item]] = OrderedDict()
+class Folded:
+    """A pupil's folded entries, with what the views derive from them computed once.
+
+    Remembered per dossier version (see `fold_current`), so a coach reading the same
+    dossier again pays only for the page they see. Nothing here is changed after it is
+    made; callers must not change what they get either.
+    """
+
+    def __init__(self, items: dict[str, Item]) -> None:
+        self.items = items
+        self._derived: dict[Any, Any] = {}
+
+    @cached_property
+    def ordered(self) -> list[Item]:
+        """Top-level entries (phases live in their conversation) by date, then recording."""
+        top = (i for i in self.items.values() if i["type"] != "phase")
+        return sorted(top, key=lambda i: (i["date"], i["seq"]))
+
+    @cached_property
+    def keys(self) -> list[tuple[str, int]]:
+        return [(i["date"], i["seq"]) for i in self.ordered]
+
+    @cached_property
+    def phases(self) -> dict[str, list[Item]]:
+        grouped: dict[str, list[Item]] = {}
+        for item in self.items.values():
+            if item["type"] == "phase":
+                grouped.setdefault(item["parent_id"], []).append(item)
+        return grouped
+
+    @cached_property
+    def context(self) -> Any:
+        return enrolment_context(self.items)
+
+    def derived(self, key: Any, make: Any) -> Any:
+        """`make()` once per key (the story for a given day, say)."""
+        if key not in self._derived:
+            self._derived[key] = make()
+        return self._derived[key]
+
+
+_cache: OrderedDict[tuple[str, int], Folded] = OrderedDict()
 _cache_lock = threading.Lock()
 CACHE_SIZE = 256
 
 
-def fold_current(tx: Tx, pupil_id: str, version: int) -> dict[str, Item]:
+def fold_current(tx: Tx, pupil_id: str, version: int) -> Folded:
     """The pupil's entries as they stand now, remembered per dossier version.
 
     The version comes from the pupils read model, written in the same transaction as
     the timeline rows, so a remembered fold is exactly what folding again would give.
-    Callers must not change what they get.
     """
     key = (pupil_id, version)
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    items = fold(tx, pupil_id)
+    folded = Folded(fold(tx, pupil_id))
     with _cache_lock:
-        _cache[key] = items
+        _cache[key] = folded
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
-    return items
+    return folded
 
 
 def forget_folds() -> None:

@@ -17,7 +17,7 @@ from dossier.access import (
 from dossier.errors import DossierNotFound, InvalidValue
 from projections.access_log import as_item, read_access_log
 from projections.audit import Thresholds, reflection_rows, summary
-from projections.fold import fold, fold_current, fold_school
+from projections.fold import Folded, fold, fold_current, fold_school
 from projections.follower import Follower
 from projections.pupils import list_pupils, scope_of
 from projections.readstore import Tx
@@ -70,17 +70,19 @@ class Queries:
         cursor, limit = filters.get("cursor"), filters["limit"]
         after = tuple(decode_cursor(cursor, (str, int))) if cursor else None
         with self._reading(actor, pupil_id) as (tx, version):
-            items = (
-                fold(tx, pupil_id, stamp(as_of)) if as_of else fold_current(tx, pupil_id, version)
-            )
-        shown, more = timeline_items(items, filters, after, limit)  # type: ignore[arg-type]
+            if as_of:
+                folded = Folded(fold(tx, pupil_id, stamp(as_of)))
+            else:
+                folded = fold_current(tx, pupil_id, version)
+        shown, more = timeline_items(folded, filters, after, limit)  # type: ignore[arg-type]
         return shown, encode_cursor(shown[-1]["date"], shown[-1]["seq"]) if more else None
 
     def story(self, actor: Actor, pupil_id: str, today: date) -> dict[str, Any]:
         """The pupil's groter verhaal, from the timeline read model."""
         with self._reading(actor, pupil_id) as (tx, version):
-            items = fold_current(tx, pupil_id, version)
-        return story(items, today)
+            folded = fold_current(tx, pupil_id, version)
+        found: dict[str, Any] = folded.derived(("story", today), lambda: story(folded.items, today))
+        return found
 
     def access_log(
         self, actor: Actor, pupil_id: str, cursor: str | None, limit: int

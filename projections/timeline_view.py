@@ -1,47 +1,41 @@
 """The timeline answer: a pupil's whole career in domain-date order, filtered and paged."""
 
+from bisect import bisect_right
 from collections.abc import Mapping
+from itertools import islice
 from typing import Any
 
-from projections.fold import Item, enrolment_context
+from projections.fold import Folded, Item
 
 HIDDEN_DATA = frozenset({"mentions", "conversation_id"})
 
 
 def timeline_items(
-    items: dict[str, Item],
+    folded: Folded,
     filters: Mapping[str, Any],
     after: tuple[str, int] | None,
     limit: int,
 ) -> tuple[list[Item], bool]:
-    """A page of top-level items (phases are nested in their conversation), ordered by date
-    then recording, after the cursor; and whether more follow. Only the page is presented."""
-    context = enrolment_context(items)
-    ordered = sorted(
-        (i for i in items.values() if i["type"] != "phase"), key=lambda i: (i["date"], i["seq"])
-    )
-    chosen = [
-        item
-        for item in ordered
-        if (after is None or (item["date"], item["seq"]) > after)
-        and _matches(item, context, filters)
-    ]
-    phases = _phases_by_conversation(items) if chosen else {}
+    """A page of top-level items after the cursor, and whether more follow.
+
+    Entries are kept in order, so the cursor is found by bisection and, without
+    filters, the page is a slice: the work follows the page, not the whole career.
+    """
+    start = bisect_right(folded.keys, after) if after is not None else 0
+    rest = folded.ordered[start:]
+    if any(filters.get(k) for k in ("type", "from", "to", "school_year")):
+        matching = (i for i in rest if _matches(i, folded.context, filters))
+        chosen = list(islice(matching, limit + 1))
+    else:
+        chosen = rest[: limit + 1]
     shown = []
     for item in chosen[:limit]:
-        entry = _present(item, context(item["date"]))
+        entry = _present(item, folded.context(item["date"]))
         if item["type"] == "conversation":
-            entry["phases"] = [_present(p, {}) for p in phases.get(item["entry_id"], [])]
+            phases = folded.phases.get(item["entry_id"], [])
+            entry["phases"] = [_present(p, {}) for p in phases]
         shown.append(entry)
     return shown, len(chosen) > limit
-
-
-def _phases_by_conversation(items: dict[str, Item]) -> dict[str, list[Item]]:
-    grouped: dict[str, list[Item]] = {}
-    for item in items.values():
-        if item["type"] == "phase":
-            grouped.setdefault(item["parent_id"], []).append(item)
-    return grouped
 
 
 def _present(item: Item, context: dict[str, Any]) -> Item:
