@@ -11,7 +11,7 @@ ENROLMENT_EVENTS = frozenset({"Opened", "EnrolmentChanged", "EntryCorrected", "E
 
 class Pupils:
     name = "pupils"
-    version = "2"
+    version = "3"
 
     def create(self, tx: Tx) -> None:
         tx.execute(
@@ -35,6 +35,7 @@ class Pupils:
             "CREATE TABLE IF NOT EXISTS pupil_coaches (coach_id TEXT NOT NULL, "
             "pupil_id TEXT NOT NULL, PRIMARY KEY (coach_id, pupil_id))"
         )
+        tx.execute("CREATE INDEX IF NOT EXISTS pupil_coaches_by_pupil ON pupil_coaches (pupil_id)")
 
     def drop(self, tx: Tx) -> None:
         tx.execute("DROP TABLE IF EXISTS pupil_coaches")
