@@ -22,7 +22,9 @@ from eventsourcing.application import Application
 
 from projections.readstore import ReadStore, Tx
 
-BATCH = 500
+BATCH = 500  # notifications per transaction while following the log
+# A rebuild holds the lock anyway: bigger batches mean fewer commits, each waiting for the disk.
+REBUILD_BATCH = 5000
 FOLLOW_DELAY = 0.05  # seconds
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -123,7 +125,7 @@ class Follower:
         rows = self.store.query("SELECT name, position FROM projection_positions ORDER BY name")
         return [Status(r["name"], r["position"], head) for r in rows if r["name"] in self.models]
 
-    def catch_up(self, on_progress: Progress | None = None) -> int:
+    def catch_up(self, on_progress: Progress | None = None, batch: int = BATCH) -> int:
         """Apply every new event; returns how many notifications were applied.
 
         This runs on every read and after every save, so when nothing is new it costs
@@ -131,7 +133,7 @@ class Follower:
         """
         head, applied = self.head(), 0
         while (start := self._lowest_position()) < head:
-            count = self._apply_batch(start)
+            count = self._apply_batch(start, batch)
             if count == 0:
                 break
             applied += count
@@ -159,7 +161,7 @@ class Follower:
                 tx.execute(
                     "UPDATE projection_positions SET position = 0 WHERE name = ?", (model.name,)
                 )
-        return self.catch_up(on_progress)
+        return self.catch_up(on_progress, REBUILD_BATCH)
 
     def _lock(self, tx: Tx) -> dict[str, int]:
         """Take the position rows (first statement: SQLite's write lock, PostgreSQL's row locks)."""
@@ -167,14 +169,14 @@ class Follower:
         rows = tx.query("SELECT name, position FROM projection_positions")
         return {r["name"]: r["position"] for r in rows if r["name"] in self.models}
 
-    def _apply_batch(self, start: int) -> int:
+    def _apply_batch(self, start: int, size: int) -> int:
         """Read a batch first, then apply it under the lock to the models still behind.
 
         Reading before taking the lock keeps the lock short and never asks the
         connection pool for a reader while holding its one writer.
         """
         notifications = self.app.recorder.select_notifications(  # type: ignore[attr-defined]
-            start, BATCH, inclusive_of_start=False
+            start, size, inclusive_of_start=False
         )
         if not notifications:
             return 0

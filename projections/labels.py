@@ -146,16 +146,20 @@ class Lexicon:
         return found
 
     def _mentions(self, words: Key) -> Iterator[LexiconEntry]:
-        start = 0
-        while start < len(words):
+        """Phrases left to right, a matched phrase's words not reused. Only positions whose
+        word starts some phrase are probed: one comprehension instead of a call per word."""
+        starts = self._starts
+        after = 0
+        for start in [n for n, word in enumerate(words) if word in starts]:
+            if start < after:
+                continue
             match = self._phrase_at(words, start)
             if match is None:
-                start += 1
                 continue
             entry, length = match
             if not NEGATIONS.intersection(words[max(0, start - NEGATION_WINDOW) : start]):
                 yield entry
-            start += length
+            after = start + length
 
     def _phrase_at(self, words: Key, start: int) -> tuple[LexiconEntry, int] | None:
         """The longest phrase at `start`; most words start none, which one lookup tells."""
