@@ -28,7 +28,7 @@ def list_users() -> dict[str, Any]:
 
 
 @blp.route("/api/v1/users", methods=["POST"])
-@blp.arguments(s.NewUser)
+@blp.arguments(s.NewUser())
 @blp.response(201, s.NewUserToken)
 def add_user(values: dict[str, Any]) -> dict[str, Any]:
     """Add a user at the caller's school (admins only); the token is shown only in this answer."""

@@ -16,7 +16,7 @@ blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Audi
 
 
 @blp.route("/reflections", methods=["GET"])
-@blp.arguments(s.AuditQuery, location="query")
+@blp.arguments(s.AuditQuery(), location="query")
 @blp.response(200, s.Audit)
 @blp.alt_response(200, content_type="text/csv", description="The rows as CSV.")
 def reflections(query: dict[str, Any]) -> Any:

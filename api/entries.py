@@ -22,7 +22,7 @@ blp = Blueprint(
 
 
 @blp.route("/experiences", methods=["POST"])
-@blp.arguments(s.NewExperience)
+@blp.arguments(s.NewExperience())
 @blp.response(201, s.Written)
 def record_experience(values: dict[str, Any], pupil_id: UUID) -> Any:
     """Record an experience (ervaring) with the pupil's small story."""
@@ -30,7 +30,7 @@ def record_experience(values: dict[str, Any], pupil_id: UUID) -> Any:
 
 
 @blp.route("/conversations", methods=["POST"])
-@blp.arguments(s.NewConversation)
+@blp.arguments(s.NewConversation())
 @blp.response(201, s.Written)
 def hold_conversation(values: dict[str, Any], pupil_id: UUID) -> Any:
     """Record a career conversation (loopbaangesprek) about experiences; the caller is the coach."""
@@ -38,7 +38,7 @@ def hold_conversation(values: dict[str, Any], pupil_id: UUID) -> Any:
 
 
 @blp.route("/conversations/<uuid:conversation_id>/phases", methods=["POST"])
-@blp.arguments(s.NewPhase)
+@blp.arguments(s.NewPhase())
 @blp.response(201, s.Written)
 def record_phase(values: dict[str, Any], pupil_id: UUID, conversation_id: UUID) -> Any:
     """Record a phase of a conversation: terugkijken, reflecteren, vooruitkijken or activeren."""
@@ -49,7 +49,7 @@ def record_phase(values: dict[str, Any], pupil_id: UUID, conversation_id: UUID) 
 
 
 @blp.route("/insights", methods=["POST"])
-@blp.arguments(s.NewInsight)
+@blp.arguments(s.NewInsight())
 @blp.response(201, s.Written)
 def record_insight(values: dict[str, Any], pupil_id: UUID) -> Any:
     """Record an insight (quality, motive or interest) with the experiences that evidence it."""
@@ -57,7 +57,7 @@ def record_insight(values: dict[str, Any], pupil_id: UUID) -> Any:
 
 
 @blp.route("/actions", methods=["POST"])
-@blp.arguments(s.NewAction)
+@blp.arguments(s.NewAction())
 @blp.response(201, s.Written)
 def plan_action(values: dict[str, Any], pupil_id: UUID) -> Any:
     """Plan a follow-up action (vervolgstap): what, by when, who helps, what may block it."""
@@ -65,7 +65,7 @@ def plan_action(values: dict[str, Any], pupil_id: UUID) -> Any:
 
 
 @blp.route("/actions/<uuid:action_id>/completion", methods=["POST"])
-@blp.arguments(s.Completion)
+@blp.arguments(s.Completion())
 @blp.response(201, s.Written)
 def complete_action(values: dict[str, Any], pupil_id: UUID, action_id: UUID) -> Any:
     """Mark a follow-up action as done, with its outcome."""
@@ -76,7 +76,7 @@ def complete_action(values: dict[str, Any], pupil_id: UUID, action_id: UUID) -> 
 
 
 @blp.route("/actions/<uuid:action_id>/abandonment", methods=["POST"])
-@blp.arguments(s.Abandonment)
+@blp.arguments(s.Abandonment())
 @blp.response(201, s.Written)
 def abandon_action(values: dict[str, Any], pupil_id: UUID, action_id: UUID) -> Any:
     """Abandon a follow-up action, with the reason."""
@@ -87,7 +87,7 @@ def abandon_action(values: dict[str, Any], pupil_id: UUID, action_id: UUID) -> A
 
 
 @blp.route("/corrections", methods=["POST"])
-@blp.arguments(s.Correction)
+@blp.arguments(s.Correction())
 @blp.response(201, s.Written)
 def correct_entry(values: dict[str, Any], pupil_id: UUID) -> Any:
     """Correct fields of an entry; the original stays in the history."""
@@ -103,7 +103,7 @@ def correct_entry(values: dict[str, Any], pupil_id: UUID) -> Any:
 
 
 @blp.route("/retractions", methods=["POST"])
-@blp.arguments(s.Retraction)
+@blp.arguments(s.Retraction())
 @blp.response(201, s.Written)
 def retract_entry(values: dict[str, Any], pupil_id: UUID) -> Any:
     """Retract an entry recorded in error; it stays in the history, marked."""

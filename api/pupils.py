@@ -14,7 +14,7 @@ blp = Blueprint("pupils", __name__, url_prefix="/api/v1/pupils", description="Pu
 
 
 @blp.route("", methods=["GET"])
-@blp.arguments(s.Page, location="query")
+@blp.arguments(s.Page(), location="query")
 @blp.response(200, s.PupilPage)
 def list_pupils(page: dict[str, Any]) -> dict[str, Any]:
     """List the pupils of the caller's school, by name."""
@@ -23,7 +23,7 @@ def list_pupils(page: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(s.NewPupil)
+@blp.arguments(s.NewPupil())
 @blp.response(201, s.Written)
 def open_dossier(values: dict[str, Any]) -> Any:
     """Open a dossier for a pupil at the caller's school."""
@@ -39,7 +39,7 @@ def get_pupil(pupil_id: UUID) -> Any:
 
 
 @blp.route("/<uuid:pupil_id>/enrolments", methods=["POST"])
-@blp.arguments(s.Enrolment)
+@blp.arguments(s.Enrolment())
 @blp.response(201, s.Written)
 def change_enrolment(values: dict[str, Any], pupil_id: UUID) -> Any:
     """Record a new enrolment: school year, sector and grade."""
@@ -47,7 +47,7 @@ def change_enrolment(values: dict[str, Any], pupil_id: UUID) -> Any:
 
 
 @blp.route("/<uuid:pupil_id>/coaches", methods=["POST"])
-@blp.arguments(s.CoachAssignment)
+@blp.arguments(s.CoachAssignment())
 @blp.response(201, s.Written)
 def assign_coach(values: dict[str, Any], pupil_id: UUID) -> Any:
     """Assign a coach of the school to the pupil (counsellors only)."""
@@ -63,7 +63,7 @@ def unassign_coach(pupil_id: UUID, user_id: UUID) -> Any:
 
 
 @blp.route("/<uuid:pupil_id>/events", methods=["GET"])
-@blp.arguments(s.Page, location="query")
+@blp.arguments(s.Page(), location="query")
 @blp.response(200, s.HistoryPage)
 def history(page: dict[str, Any], pupil_id: UUID) -> dict[str, Any]:
     """The dossier's immutable history, oldest first; `cursor` is the last version seen."""

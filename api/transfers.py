@@ -17,7 +17,7 @@ blp = Blueprint("transfers", __name__, description="School switch and the printa
 
 
 @blp.route("/api/v1/pupils/<uuid:pupil_id>/consents", methods=["POST"])
-@blp.arguments(s.NewConsent)
+@blp.arguments(s.NewConsent())
 @blp.response(201, s.Written)
 def give_consent(values: dict[str, Any], pupil_id: UUID) -> Any:
     """Record consent to transfer the dossier: a parent's under 16, the pupil's own from 16."""
@@ -25,7 +25,7 @@ def give_consent(values: dict[str, Any], pupil_id: UUID) -> Any:
 
 
 @blp.route("/api/v1/pupils/<uuid:pupil_id>/consents/<uuid:consent_id>/withdrawal", methods=["POST"])
-@blp.arguments(s.Withdrawal)
+@blp.arguments(s.Withdrawal())
 @blp.response(201, s.Written)
 def withdraw_consent(values: dict[str, Any], pupil_id: UUID, consent_id: UUID) -> Any:
     """Withdraw a consent; exports need another one in force."""
@@ -33,7 +33,7 @@ def withdraw_consent(values: dict[str, Any], pupil_id: UUID, consent_id: UUID) -
 
 
 @blp.route("/api/v1/pupils/<uuid:pupil_id>/export", methods=["GET"])
-@blp.arguments(s.ExportQuery, location="query")
+@blp.arguments(s.ExportQuery(), location="query")
 @blp.response(200)
 def export(query: dict[str, Any], pupil_id: UUID) -> dict[str, Any]:
     """A signed, hash-chained bundle of the whole dossier for another school (counsellors)."""
@@ -41,7 +41,7 @@ def export(query: dict[str, Any], pupil_id: UUID) -> dict[str, Any]:
 
 
 @blp.route("/api/v1/imports", methods=["POST"])
-@blp.arguments(s.Bundle)
+@blp.arguments(s.Bundle())
 @blp.response(201, s.ImportResult)
 def import_bundle(bundle: dict[str, Any]) -> Any:
     """Import a bundle from a trusted school: 201 with the new pupil, 200 if imported before."""

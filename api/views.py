@@ -18,7 +18,7 @@ blp = Blueprint(
 
 
 @blp.route("/timeline", methods=["GET"])
-@blp.arguments(s.TimelineQuery, location="query")
+@blp.arguments(s.TimelineQuery(), location="query")
 @blp.response(200, s.TimelinePage)
 def timeline(query: dict[str, Any], pupil_id: UUID) -> dict[str, Any]:
     """The whole school career by date; `as_of` shows it as recorded at that moment."""
@@ -37,7 +37,7 @@ def story(pupil_id: UUID) -> dict[str, Any]:
 
 
 @blp.route("/access-log", methods=["GET"])
-@blp.arguments(s.Page, location="query")
+@blp.arguments(s.Page(), location="query")
 @blp.response(200, s.AccessLogPage)
 def access_log(page: dict[str, Any], pupil_id: UUID) -> dict[str, Any]:
     """Who opened this dossier, when, and which view (counsellors only)."""
