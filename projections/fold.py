@@ -3,6 +3,7 @@
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from datetime import date
 from functools import cached_property
 from typing import Any
@@ -16,16 +17,17 @@ DATE_FIELDS = ("occurred_on", "held_on")
 
 def fold(tx: Tx, pupil_id: str, as_of: str | None = None) -> dict[str, Item]:
     """Every entry of the pupil recorded up to `as_of` (a `stamp`), in recording order."""
-    until, params = ("AND recorded_at <= ? ", (pupil_id, as_of)) if as_of else ("", (pupil_id,))
-    entries = tx.query(
-        f"SELECT * FROM timeline_entries WHERE pupil_id = ? {until}ORDER BY seq",
-        params,
+    if as_of:
+        return fold_rows(*_rows(tx, "AND recorded_at <= ?", (pupil_id, as_of)))
+    return fold_rows(*_rows(tx, "", (pupil_id,)))
+
+
+def _rows(tx: Tx, condition: str, params: tuple[Any, ...]) -> tuple[list[Any], list[Any]]:
+    """One pupil's entry and revision rows (the first parameter is the pupil), by seq."""
+    return tuple(  # type: ignore[return-value]
+        tx.query(f"SELECT * FROM {table} WHERE pupil_id = ? {condition} ORDER BY seq", params)
+        for table in ("timeline_entries", "timeline_revisions")
     )
-    revisions = tx.query(
-        f"SELECT * FROM timeline_revisions WHERE pupil_id = ? {until}ORDER BY seq",
-        params,
-    )
-    return fold_rows(entries, revisions)
 
 
 class Folded:
@@ -69,25 +71,33 @@ class Folded:
         return self._derived[key]
 
 
-_cache: OrderedDict[tuple[str, int], Folded] = OrderedDict()
+_cache: OrderedDict[str, tuple[int, Folded]] = OrderedDict()
 _cache_lock = threading.Lock()
-CACHE_SIZE = 256
+CACHE_SIZE = 256  # pupils
 
 
 def fold_current(tx: Tx, pupil_id: str, version: int) -> Folded:
-    """The pupil's entries as they stand now, remembered per dossier version.
+    """The pupil's entries as they stand now, remembered with the dossier version.
 
     The version comes from the pupils read model, written in the same transaction as
-    the timeline rows, so a remembered fold is exactly what folding again would give.
+    the timeline rows, and rows are only ever added: so a remembered fold is exactly
+    what folding again would give, and a newer version needs only the rows after it.
+    The first read after a write therefore reads and folds that write, not the career.
     """
-    key = (pupil_id, version)
     with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    folded = Folded(fold(tx, pupil_id))
+        known = _cache.get(pupil_id)
+    if known is not None and known[0] == version:
+        return known[1]
+    if known is not None and known[0] < version:
+        later = _rows(tx, "AND seq > ?", (pupil_id, known[0]))
+        folded = Folded(fold_rows(*later, earlier=known[1].items))
+    else:
+        folded = Folded(fold(tx, pupil_id))
     with _cache_lock:
-        _cache[key] = folded
+        current = _cache.get(pupil_id)
+        if current is None or current[0] < version:
+            _cache[pupil_id] = (version, folded)
+        _cache.move_to_end(pupil_id)
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return folded
@@ -112,26 +122,50 @@ def fold_school(tx: Tx, school: str) -> dict[str, dict[str, Item]]:
     return {pupil: fold_rows(*rows) for pupil, rows in by_pupil.items()}
 
 
-def fold_rows(entries: list[Any], revisions: list[Any]) -> dict[str, Item]:
-    """Fold one pupil's revisions (in recording order) into their entries."""
-    items = {row["entry_id"]: _item(row) for row in entries}
+def fold_rows(
+    entries: list[Any], revisions: list[Any], earlier: Mapping[str, Item] | None = None
+) -> dict[str, Item]:
+    """Fold one pupil's revisions (in recording order) into their entries.
+
+    With `earlier`, the fold of the rows before these: it is extended, not changed (an
+    item of it is copied before it changes), since other readers may hold it.
+    """
+    items = dict(earlier or {})
+    fresh = {row["entry_id"]: _item(row) for row in entries}
+    items.update(fresh)
+    owned = set(fresh) if earlier else set(items)
     for revision in revisions:
-        item = items.get(revision["entry_id"])
-        if item is not None:
-            _revise(item, revision)
-    _follow_conversations(items)
+        if revision["entry_id"] in items:
+            _revise(_own(items, owned, revision["entry_id"]), revision)
+    _follow_conversations(items, owned)
     return items
 
 
-def _follow_conversations(items: dict[str, Item]) -> None:
+def _own(items: dict[str, Item], owned: set[str], entry_id: str) -> Item:
+    """The item, copied first if it belongs to an earlier fold."""
+    if entry_id not in owned:
+        item = items[entry_id]
+        items[entry_id] = {
+            **item,
+            "data": dict(item["data"]),
+            "corrections": [*item["corrections"]],
+        }
+        owned.add(entry_id)
+    return items[entry_id]
+
+
+def _follow_conversations(items: dict[str, Item], owned: set[str]) -> None:
     """Phases, and insights or actions from a conversation, take its (corrected) date;
     entries of a retracted conversation count as retracted too."""
-    for item in items.values():
+    for entry_id, item in list(items.items()):
         parent = items.get(item["parent_id"] or item["data"].get("conversation_id") or "")
         if parent is None or item["type"] == "conversation":
             continue
-        item["date"] = parent["date"]
-        if parent["retracted"] and item["type"] == "phase":
+        retract = parent["retracted"] and item["type"] == "phase" and not item["retracted"]
+        if item["date"] != parent["date"] or retract:
+            item = _own(items, owned, entry_id)
+            item["date"] = parent["date"]
+        if retract:
             item["retracted"] = True
             item["retraction"] = item["retraction"] or parent["retraction"]
 

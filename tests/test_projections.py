@@ -3,8 +3,10 @@
 The fixture is a small realistic career: Daan, vmbo 3 into mbo 1 over four school years.
 """
 
+import copy
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 
 from dossier.access import Actor
 from dossier.application import school_today as today
+from projections.fold import fold, fold_current
 from projections.runtime import open_services
 
 Headers = dict[str, str]
@@ -232,6 +235,8 @@ COMMANDS = st.lists(
             "correct",
             "retract",
             "enrol",
+            "move_conversation",
+            "retract_conversation",
         ]
     ),
     min_size=1,
@@ -239,8 +244,9 @@ COMMANDS = st.lists(
 )
 
 
-def play(services, actor: Actor, pupil_id, commands: list[str], draw) -> None:
-    """Run a random but valid command sequence; refused commands are simply skipped."""
+def play(services, actor: Actor, pupil_id, commands: list[str], draw, after_each=None) -> None:
+    """Run a random but valid command sequence; refused commands are simply skipped.
+    `after_each` runs after every command that was accepted."""
     from datetime import date
 
     from dossier.errors import DomainError
@@ -310,8 +316,24 @@ def play(services, actor: Actor, pupil_id, commands: list[str], draw) -> None:
                 app.change_enrolment(
                     actor, pupil_id, {"school_year": "2024-2025", "sector": "mbo", "grade": 1}
                 )
+            elif command == "move_conversation" and made["conversation"]:
+                app.correct_entry(
+                    actor,
+                    pupil_id,
+                    draw(st.sampled_from(made["conversation"])),
+                    {"held_on": date(2024, 1 + n % 12, 15)},
+                    "andere dag",
+                )
+            elif command == "retract_conversation" and made["conversation"]:
+                app.retract_entry(
+                    actor, pupil_id, draw(st.sampled_from(made["conversation"])), "fout"
+                )
+            else:
+                continue
         except DomainError:
             continue
+        if after_each is not None:
+            after_each()
 
 
 @settings(
@@ -338,6 +360,38 @@ def test_rebuilt_read_models_equal_the_incrementally_kept_ones(tmp_path_factory,
             services.queries.story(actor, str(pupil_id), services.dossiers.today()) == story_before
         )
         assert services.queries.pupils(actor, None, 10) == pupils_before
+    finally:
+        services.close()
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(commands=COMMANDS, data=st.data())
+def test_reading_after_each_write_gives_what_folding_afresh_gives(tmp_path_factory, commands, data):
+    """Reads extend the remembered fold by the rows of new writes; that must equal
+    folding the whole dossier again, and must leave what earlier readers hold untouched."""
+    db = str(tmp_path_factory.mktemp("extend") / "d.sqlite")
+    services = open_services(db)
+    try:
+        services.accounts.add_school("SCH1", "School")
+        actor = services.accounts.authenticate(
+            services.accounts.add_user("SCH1", "coach", "Coach")[1]
+        )
+        values = {"name": "Pupil", "sector": "vmbo", "grade": 3, "school_year": "2023-2024"}
+        pupil_id = str(services.dossiers.open_dossier(actor, values).id)
+        seen: list[tuple[Any, Any]] = []
+
+        def compare() -> None:
+            services.queries.timeline(actor, pupil_id, {"limit": 1000})  # extends the fold
+            version = services.dossiers.get_dossier(actor, UUID(pupil_id)).version
+            with services.reads.transaction() as tx:
+                extended, afresh = fold_current(tx, pupil_id, version), fold(tx, pupil_id)
+            assert extended.items == afresh
+            seen.append((extended, copy.deepcopy(extended.items)))
+
+        play(services, actor, UUID(pupil_id), commands, data.draw, after_each=compare)
+        assert all(folded.items == items for folded, items in seen), "an earlier fold changed"
     finally:
         services.close()
 
