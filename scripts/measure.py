@@ -138,7 +138,8 @@ def add_pupil(services: Services, events: int) -> UUID:
 
 
 def reads(services: Services, actor: Actor, pupil: UUID, repeats: int) -> dict[str, float]:
-    """p50/p95 of the timeline, the story, and a plain indexed SELECT of the pupil's rows."""
+    """p50/p95 of the timeline, the story, and a plain indexed SELECT of the pupil's rows;
+    p95 of a read with nothing remembered (as after a restart)."""
     today = services.dossiers.today()
     queries = services.queries
     views = {
@@ -156,6 +157,27 @@ def reads(services: Services, actor: Actor, pupil: UUID, repeats: int) -> dict[s
     for name in ("timeline", "story"):
         cold = percentiles(timed(lambda v=views[name]: (forget_folds(), v()), repeats))
         found[f"{name}_cold_p95_ms"] = cold["p95"]
+    return found
+
+
+def reads_after_write(
+    services: Services, actor: Actor, pupil: UUID, repeats: int
+) -> dict[str, float]:
+    """p95 of the first timeline and story read after a coach adds an entry.
+
+    Measured once, at the end: it grows the pupil's dossier by `repeats` entries."""
+    today, queries, rng = services.dossiers.today(), services.queries, random.Random(5)
+    views = {
+        "timeline": lambda: queries.timeline(actor, str(pupil), {"limit": 50}),
+        "story": lambda: queries.story(actor, str(pupil), today),
+    }
+    found = {}
+    for name, view in views.items():
+        samples = []
+        for _ in range(repeats):
+            services.dossiers.record_experience(actor, pupil, experience(rng))
+            samples += timed(view, 1)
+        found[f"{name}_after_write_p95_ms"] = percentiles(samples)["p95"]
     return found
 
 
