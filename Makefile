@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: demo test lint clean
+.PHONY: demo test bench lint clean
 
 $(BIN)/dossier: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ demo: $(BIN)/dossier
 test: $(BIN)/dossier
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The benchmark: floors, service, reads as the store grows, rebuild; SQLite and PostgreSQL.
+# `make bench BENCH_ARGS=--quick` for a small run (see docs/performance.md).
+bench: $(BIN)/dossier
+	$(BIN)/dossier bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache .hypothesis
