@@ -83,24 +83,40 @@ def fold_current(tx: Tx, pupil_id: str, version: int) -> Folded:
     the timeline rows, and rows are only ever added: so a remembered fold is exactly
     what folding again would give, and a newer version needs only the rows after it.
     The first read after a write therefore reads and folds that write, not the career.
+    Rows are read up to the version only, and a fold is remembered only when the
+    timeline has applied all the pupils model has (not during a rebuild of it), both as
+    this one read transaction sees them.
     """
     with _cache_lock:
         known = _cache.get(pupil_id)
+        if known is not None:
+            _cache.move_to_end(pupil_id)
     if known is not None and known[0] == version:
         return known[1]
     if known is not None and known[0] < version:
-        later = _rows(tx, "AND seq > ?", (pupil_id, known[0]))
+        later = _rows(tx, "AND seq > ? AND seq <= ?", (pupil_id, known[0], version))
         folded = Folded(fold_rows(*later, earlier=known[1].items))
     else:
-        folded = Folded(fold(tx, pupil_id))
+        folded = Folded(fold_rows(*_rows(tx, "AND seq <= ?", (pupil_id, version))))
+    if not _timeline_complete(tx):
+        return folded
     with _cache_lock:
         current = _cache.get(pupil_id)
         if current is None or current[0] < version:
             _cache[pupil_id] = (version, folded)
-        _cache.move_to_end(pupil_id)
+            _cache.move_to_end(pupil_id)
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return folded
+
+
+def _timeline_complete(tx: Tx) -> bool:
+    """Whether the timeline read model is as far in the event log as the pupils model."""
+    rows = tx.query(
+        "SELECT name, position FROM projection_positions WHERE name IN ('pupils', 'timeline')"
+    )
+    positions = {row["name"]: row["position"] for row in rows}
+    return positions.get("timeline", -1) >= positions.get("pupils", 0)
 
 
 def forget_folds() -> None:

@@ -60,7 +60,12 @@ class ReadStore:
                 yield tx
             return
         with self.datastore.transaction(commit=write) as cursor:
-            yield Tx(cursor, self.postgres)
+            tx = Tx(cursor, self.postgres)
+            if self.postgres and not write:
+                # One snapshot for every statement, as SQLite's read transactions have:
+                # a read must not see a version from one commit and rows from a later one.
+                tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield tx
 
     @contextmanager
     def _immediate(self) -> Iterator[Tx]:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from dossier.access import Actor
 from dossier.application import school_today as today
-from projections.fold import fold, fold_current
+from projections.fold import fold, fold_current, forget_folds
 from projections.runtime import open_services
 
 Headers = dict[str, str]
@@ -449,3 +449,76 @@ def test_a_read_model_whose_version_changed_is_rebuilt_at_start(tmp_path):
         assert again.queries.timeline(actor, str(pupil), {"limit": 50}) == before
     finally:
         again.close()
+
+
+def small_dossier(services) -> tuple[Actor, Any, Any]:
+    services.accounts.add_school("SCH1", "School")
+    actor = services.accounts.authenticate(services.accounts.add_user("SCH1", "coach", "C")[1])
+    values = {"name": "Pupil", "sector": "vmbo", "grade": 3, "school_year": "2023-2024"}
+    pupil = services.dossiers.open_dossier(actor, values).id
+    experience = {
+        "kind": "stage",
+        "occurred_on": datetime(2024, 1, 1).date(),
+        "story": "Hielp.",
+        "emotion": "positive",
+    }
+    first = services.dossiers.record_experience(actor, pupil, {**experience, "title": "A"}).id
+    services.dossiers.record_experience(actor, pupil, {**experience, "title": "B"})
+    return actor, pupil, first
+
+
+def shown_equals_afresh(services, actor: Actor, pupil: Any) -> bool:
+    shown, _ = services.queries.timeline(actor, str(pupil), {"limit": 100})
+    with services.reads.transaction() as tx:
+        afresh = fold(tx, str(pupil))
+    by_id = {item["entry_id"]: item for item in shown}
+    return len(shown) == len(afresh) and all(
+        by_id[key]["corrections"] == item["corrections"] and by_id[key]["date"] == item["date"]
+        for key, item in afresh.items()
+    )
+
+
+def test_a_fold_is_remembered_under_the_version_its_rows_belong_to(tmp_path):
+    """A reader that saw version v before a write committed v+1 (as separate statements
+    under PostgreSQL's READ COMMITTED can) must not remember v+1's rows as version v."""
+    services = open_services(str(tmp_path / "d.sqlite"))
+    try:
+        actor, pupil, first = small_dossier(services)
+        forget_folds()
+        with services.reads.transaction() as tx:
+            seen = services.dossiers.get_dossier(actor, pupil).version
+        services.dossiers.correct_entry(actor, pupil, first, {"title": "A2"}, "typo")
+        with services.reads.transaction() as tx:
+            fold_current(tx, str(pupil), seen)
+        assert shown_equals_afresh(services, actor, pupil)
+    finally:
+        services.close()
+
+
+def test_a_fold_read_while_the_timeline_is_rebuilt_is_not_remembered(tmp_path):
+    services = open_services(str(tmp_path / "d.sqlite"))
+    try:
+        actor, pupil, _ = small_dossier(services)
+        forget_folds()
+        timeline = services.follower.models["timeline"]
+        with services.reads.transaction(write=True) as tx:  # a rebuild's first step
+            timeline.drop(tx)
+            timeline.create(tx)
+            tx.execute("UPDATE projection_positions SET position = 0 WHERE name = 'timeline'")
+        with services.reads.transaction() as tx:  # a reader caught up just before it
+            fold_current(tx, str(pupil), services.dossiers.get_dossier(actor, pupil).version)
+        services.follower.catch_up()  # the rebuild ends
+        services.dossiers.record_experience(
+            actor,
+            pupil,
+            {
+                "kind": "stage",
+                "title": "C",
+                "occurred_on": datetime(2024, 2, 1).date(),
+                "story": "Weer.",
+                "emotion": "neutral",
+            },
+        )
+        assert shown_equals_afresh(services, actor, pupil)
+    finally:
+        services.close()
