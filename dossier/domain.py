@@ -185,7 +185,7 @@ class Dossier(Aggregate):
         entry_type = self.live_entry(entry_id, None, "entry_id")
         if not changes:
             raise InvalidValue("changes must name at least one field", field="changes")
-        fields = clean(entry_type, changes, today)
+        fields = clean(entry_type, changes, today, partial=True)
         for key in ("experience_ids",):
             if key in fields:
                 self.check_live_entries(fields[key], "experience", key)

@@ -138,10 +138,16 @@ def reason_text(field: str, value: Any) -> str:
     return result
 
 
-def clean(entry_type: str, values: Mapping[str, Any], today: date) -> dict[str, Any]:
-    """Check and coerce the given fields of an entry type; unknown fields are refused."""
+def clean(
+    entry_type: str, values: Mapping[str, Any], today: date, *, partial: bool = False
+) -> dict[str, Any]:
+    """Check and coerce the given fields of an entry type; unknown fields are refused, and
+    so are missing ones unless `partial` (a correction names only what it changes)."""
     rules = ENTRY_RULES[entry_type]
     unknown = sorted(set(values) - set(rules))
     if unknown:
         raise InvalidValue(f"{entry_type} has no field {', '.join(unknown)}", field=unknown[0])
+    missing = [] if partial else [name for name in rules if name not in values]
+    if missing:
+        raise InvalidValue(f"{entry_type} needs {', '.join(missing)}", field=missing[0])
     return {name: rules[name](name, value, today) for name, value in values.items()}

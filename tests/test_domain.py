@@ -51,6 +51,15 @@ def test_experience_dated_in_the_future_is_refused() -> None:
         )
 
 
+def test_experience_missing_a_required_field_is_refused_by_name() -> None:
+    dossier = new_dossier()
+    values = {k: v for k, v in EXPERIENCE.items() if k != "emotion"}
+    with pytest.raises(InvalidValue) as refused:
+        dossier.record_experience(ACTOR, uuid4(), values, TODAY)
+    assert refused.value.field == "emotion"
+    assert dossier.version == 1
+
+
 def test_insight_needs_evidence_from_this_dossier() -> None:
     dossier, _ = with_experience()
     values = {"kind": "quality", "label": "samenwerken", "experience_ids": [uuid4()]}
