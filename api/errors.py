@@ -28,6 +28,7 @@ DOMAIN_STATUS: dict[type[e.DomainError], int] = {
     e.AccountError: 409,
     e.UnknownEntry: 422,
     e.InvalidValue: 422,
+    e.DossierUnavailable: 503,
 }
 
 

@@ -46,6 +46,11 @@ class DossierNotFound(DomainError):
     """No such dossier, or not one the caller may see."""
 
 
+class DossierUnavailable(DomainError):
+    """The dossier's views cannot be shown for now (a read model could not apply one of
+    its events); its events are safe, and the history and summary still answer."""
+
+
 class VersionConflict(DomainError):
     """The caller's If-Match version is not the dossier's current version."""
 

@@ -10,14 +10,25 @@ whichever server process handled the write.
 
 Polling the log is the design on SQLite (the library cannot subscribe there) and
 works unchanged on PostgreSQL, where the table lock on writes keeps ids in commit order.
+
+An event that a read model cannot apply (a bug in it, or data it does not expect)
+must not stop every read of every pupil. When a batch fails for any reason but the
+database itself, it is applied again event by event; the pupil whose event fails is
+quarantined for that read model: its later events are skipped there, its views answer
+"unavailable" (its events stay safe in the store), and everybody else carries on.
+`dossier projections status` lists quarantined pupils; after the fix, a rebuild of
+the read model brings them back.
 """
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import psycopg
+from eventsourcing import persistence
 from eventsourcing.application import Application
 
 from projections.readstore import ReadStore, Tx
@@ -28,6 +39,15 @@ REBUILD_BATCH = 5000
 FOLLOW_DELAY = 0.05  # seconds
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
+# Failures of the database itself (locks, connections, a full disk) are retried as a
+# whole; they say nothing about the event, so they never quarantine a pupil.
+INFRASTRUCTURE = (
+    persistence.OperationalError,
+    persistence.InterfaceError,
+    sqlite3.OperationalError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
 
 
 class ReadModel(Protocol):
@@ -49,10 +69,21 @@ class Status:
     name: str
     position: int
     head: int
+    quarantined: int = 0
 
     @property
     def lag(self) -> int:
         return self.head - self.position
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    """A pupil whose events a read model stopped applying at `position`, and why."""
+
+    name: str
+    pupil_id: str
+    position: int
+    error: str
 
 
 class Follower:
@@ -63,6 +94,7 @@ class Follower:
         self._nudged = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self.any_quarantined = False  # as of this process's last catch-up
 
     def follow_in_background(self) -> None:
         """Catch up in a thread of its own whenever nudged, so a write's answer need not
@@ -116,14 +148,34 @@ class Follower:
                     "ON CONFLICT (name) DO NOTHING",
                     (model.name, model.version),
                 )
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS projection_quarantine (name TEXT NOT NULL, "
+                "pupil_id TEXT NOT NULL, position BIGINT NOT NULL, error TEXT NOT NULL, "
+                "PRIMARY KEY (pupil_id, name))"
+            )
 
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
 
     def status(self) -> list[Status]:
         head = self.head()
-        rows = self.store.query("SELECT name, position FROM projection_positions ORDER BY name")
-        return [Status(r["name"], r["position"], head) for r in rows if r["name"] in self.models]
+        rows = self.store.query(
+            "SELECT name, position, (SELECT COUNT(*) FROM projection_quarantine q "
+            "WHERE q.name = p.name) AS quarantined FROM projection_positions p ORDER BY name"
+        )
+        return [
+            Status(r["name"], r["position"], head, r["quarantined"])
+            for r in rows
+            if r["name"] in self.models
+        ]
+
+    def quarantined(self, pupil_id: str | None = None) -> list[Quarantine]:
+        """Quarantined pupils (of every read model, or the read models of one pupil)."""
+        sql, params = "SELECT * FROM projection_quarantine", ()
+        if pupil_id is not None:
+            sql, params = sql + " WHERE pupil_id = ?", (pupil_id,)
+        rows = self.store.query(sql + " ORDER BY position", params)
+        return [Quarantine(r["name"], r["pupil_id"], r["position"], r["error"]) for r in rows]
 
     def catch_up(self, on_progress: Progress | None = None, batch: int = BATCH) -> int:
         """Apply every new event; returns how many notifications were applied.
@@ -142,12 +194,15 @@ class Follower:
         return applied
 
     def _lowest_position(self) -> int:
+        """The lowest read model's position; also notes whether any pupil is quarantined."""
         names = list(self.models)
         marks = ", ".join("?" * len(names))
         rows = self.store.query(
-            f"SELECT MIN(position) AS low FROM projection_positions WHERE name IN ({marks})",
+            f"SELECT MIN(position) AS low, (SELECT COUNT(*) FROM projection_quarantine) AS bad "
+            f"FROM projection_positions WHERE name IN ({marks})",
             names,
         )
+        self.any_quarantined = bool(rows[0]["bad"])
         return int(rows[0]["low"] or 0)
 
     def rebuild(self, names: Sequence[str] = (), on_progress: Progress | None = None) -> int:
@@ -161,6 +216,7 @@ class Follower:
                 tx.execute(
                     "UPDATE projection_positions SET position = 0 WHERE name = ?", (model.name,)
                 )
+                tx.execute("DELETE FROM projection_quarantine WHERE name = ?", (model.name,))
         return self.catch_up(on_progress, REBUILD_BATCH)
 
     def _lock(self, tx: Tx) -> dict[str, int]:
@@ -173,25 +229,76 @@ class Follower:
         """Read a batch first, then apply it under the lock to the models still behind.
 
         Reading before taking the lock keeps the lock short and never asks the
-        connection pool for a reader while holding its one writer.
+        connection pool for a reader while holding its one writer. When applying fails
+        for another reason than the database, the batch is applied again event by event.
         """
         notifications = self.app.recorder.select_notifications(  # type: ignore[attr-defined]
             start, size, inclusive_of_start=False
         )
         if not notifications:
             return 0
+        try:
+            self._apply(notifications, one_by_one=False)
+        except INFRASTRUCTURE:
+            raise
+        except Exception:
+            log.exception("a batch of events failed to apply; applying it event by event")
+            self._apply(notifications, one_by_one=True)
+        return len(notifications)
+
+    def _apply(self, notifications: Sequence[Any], one_by_one: bool) -> None:
         with self.store.transaction(write=True) as tx:
             positions = self._lock(tx)
+            barred = self._barred(tx)
             for notification in notifications:
-                behind = [m for n, m in self.models.items() if positions[n] < notification.id]
-                if behind:
-                    event = self.app.mapper.to_domain_event(notification)
-                    for model in behind:
-                        model.apply(tx, event, notification.id)
+                pupil = str(notification.originator_id)
+                behind = [
+                    m
+                    for n, m in self.models.items()
+                    if positions[n] < notification.id and (n, pupil) not in barred
+                ]
+                if not behind:
+                    continue
+                if one_by_one:
+                    self._apply_alone(tx, notification, behind, barred)
+                    continue
+                event = self.app.mapper.to_domain_event(notification)
+                for model in behind:
+                    model.apply(tx, event, notification.id)
             for model in self.models.values():
                 model.flush(tx)
             last = notifications[-1].id
             tx.execute(
                 "UPDATE projection_positions SET position = ? WHERE position < ?", (last, last)
             )
-        return len(notifications)
+
+    @staticmethod
+    def _barred(tx: Tx) -> set[tuple[str, str]]:
+        return {(r["name"], r["pupil_id"]) for r in tx.query("SELECT * FROM projection_quarantine")}
+
+    def _apply_alone(
+        self, tx: Tx, notification: Any, models: list[ReadModel], barred: set[tuple[str, str]]
+    ) -> None:
+        """Apply one event to each model inside a savepoint; quarantine the pupil for a
+        model that fails, undoing only that model's part of this event."""
+        pupil = str(notification.originator_id)
+        for model in models:
+            tx.execute("SAVEPOINT one_event")
+            try:
+                model.apply(tx, self.app.mapper.to_domain_event(notification), notification.id)
+                model.flush(tx)
+            except INFRASTRUCTURE:
+                raise
+            except Exception as error:
+                tx.execute("ROLLBACK TO SAVEPOINT one_event")
+                tx.batch.pop(model.name, None)
+                reason = f"{type(error).__name__}: {error}"[:500]
+                log.error("read model %s quarantines pupil %s at event %s: %s",
+                          model.name, pupil, notification.id, reason)  # fmt: skip
+                tx.execute(
+                    "INSERT INTO projection_quarantine (name, pupil_id, position, error) "
+                    "VALUES (?, ?, ?, ?)",
+                    (model.name, pupil, notification.id, reason),
+                )
+                barred.add((model.name, pupil))
+            tx.execute("RELEASE SAVEPOINT one_event")

@@ -14,7 +14,7 @@ from dossier.access import (
     check_may_read_access_log,
     check_may_use_dossiers,
 )
-from dossier.errors import DossierNotFound, InvalidValue
+from dossier.errors import DossierNotFound, DossierUnavailable, InvalidValue
 from projections.access_log import as_item, read_access_log
 from projections.audit import Thresholds, reflection_rows, summary
 from projections.fold import Folded, fold, fold_current, fold_school
@@ -120,4 +120,9 @@ class Queries:
                     raise DossierNotFound(f"no pupil {pupil_id}")
                 school, coaches, version = scope
                 check_in_scope(actor, school, coaches, pupil_id)
+                if self.follower.any_quarantined and self.follower.quarantined(pupil_id):
+                    raise DossierUnavailable(
+                        "this dossier's views cannot be shown until its read models are "
+                        "repaired; its history is complete and safe"
+                    )
             yield tx, version

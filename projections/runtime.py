@@ -1,6 +1,6 @@
 """Composition root: the applications and read models for one database, wired together."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -8,7 +8,7 @@ from dossier.accounts import Accounts
 from dossier.application import Dossiers, school_today
 from dossier.transfers import Transfers
 from projections.access_log import AccessLog
-from projections.follower import Follower
+from projections.follower import Follower, ReadModel
 from projections.pupils import Pupils
 from projections.queries import Queries
 from projections.readstore import ReadStore
@@ -47,6 +47,7 @@ def open_services(
     create_tables: bool = True,
     today: Callable[[], date] = school_today,
     background: bool = False,
+    models: Sequence[ReadModel] | None = None,
 ) -> Services:
     """Build the services on `db` (else `DOSSIER_DB`, else the embedded SQLite file).
 
@@ -54,11 +55,12 @@ def open_services(
     worker starts, because PostgreSQL fails when processes create tables at once.
     With `background`, read models catch up in a thread of their own after saves
     (the server's mode); otherwise right after each save, before the call returns.
+    `models` replaces the read models (the pupil list and timeline), e.g. in tests.
     """
     env = library_env(db)
     accounts = Accounts(env=env)
     dossiers = Dossiers(env=env, today=today, is_coach=accounts.is_coach)
-    follower = Follower(dossiers, [Pupils(), Timeline()])
+    follower = Follower(dossiers, models if models is not None else [Pupils(), Timeline()])
     dossiers.on_saved = follower.nudge if background else follower.catch_up
     access_log = AccessLog(follower.store)
     services = Services(dossiers, accounts, follower, access_log, Transfers(dossiers, accounts))

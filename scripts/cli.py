@@ -273,12 +273,17 @@ def projections() -> None:
 @projections.command("status")
 @click.pass_context
 def projections_status(ctx: click.Context) -> None:
-    """Show each read model's position in the event log and its lag."""
+    """Show each read model's position in the event log and its lag, and quarantined pupils."""
     with opened(ctx) as services:
-        table = Table("read model", "position", "log head", "lag")
+        table = Table("read model", "position", "log head", "lag", "quarantined pupils")
         for s in services.follower.status():
-            table.add_row(s.name, str(s.position), str(s.head), str(s.lag))
+            table.add_row(s.name, str(s.position), str(s.head), str(s.lag), str(s.quarantined))
+        stuck = services.follower.quarantined()
     console.print(table)
+    for q in stuck:
+        console.print(f"quarantined: {q.name} pupil {q.pupil_id} at event {q.position}: {q.error}")
+    if stuck:
+        console.print("Fix the cause, then: dossier projections rebuild [NAME]")
 
 
 @projections.command("rebuild")

@@ -1,0 +1,113 @@
+"""An event a read model cannot apply stops that pupil's views only, never everybody's.
+
+The broken read model here is a timeline with a bug for one kind of story: it stands
+for any defect or unexpected data a real read model may meet in years of events.
+"""
+
+from typing import Any
+
+from api.app import create_app
+from projections.pupils import Pupils
+from projections.runtime import open_services
+from projections.timeline import Timeline
+from scripts.loopback import dossier
+
+POISON = "Het magazijn ontplofte bijna"
+EXPERIENCE = {
+    "kind": "stage",
+    "title": "Stagedag",
+    "occurred_on": "2025-03-01",
+    "story": "Ik hielp klanten en werkte goed samen.",
+    "emotion": "positive",
+}
+
+
+class TimelineWithABug(Timeline):
+    def apply(self, tx: Any, event: Any, position: int) -> None:
+        if getattr(event, "title", None) == POISON:
+            raise ValueError("this story breaks the timeline")
+        super().apply(tx, event, position)
+
+
+def open_school(db: str, timeline: Timeline) -> tuple[Any, Any, dict[str, str]]:
+    services = open_services(db, models=[Pupils(), timeline])
+    if not services.accounts.list_users():
+        services.accounts.add_school("SCH1", "Het Loopbaan College")
+    token = services.accounts.add_user("SCH1", "counsellor", "Decaan")[1]
+    client = create_app({"TESTING": True}, services=services).test_client()
+    return services, client, {"Authorization": f"Bearer {token}"}
+
+
+def new_pupil(client: Any, headers: dict[str, str], name: str) -> str:
+    body = {"name": name, "sector": "vmbo", "grade": 3, "school_year": "2024-2025"}
+    response = client.post("/api/v1/pupils", json=body, headers=headers)
+    assert response.status_code == 201
+    return str(response.json["id"])
+
+
+def record(client: Any, headers: dict[str, str], pupil: str, title: str) -> None:
+    path = f"/api/v1/pupils/{pupil}/experiences"
+    response = client.post(path, json={**EXPERIENCE, "title": title}, headers=headers)
+    assert response.status_code == 201
+
+
+def titles(client: Any, headers: dict[str, str], pupil: str) -> list[str]:
+    response = client.get(f"/api/v1/pupils/{pupil}/timeline?type=experience", headers=headers)
+    assert response.status_code == 200
+    return [item["title"] for item in response.json["items"]]
+
+
+def test_one_unreadable_event_quarantines_its_pupil_and_no_one_else(db_url):
+    services, client, headers = open_school(db_url, TimelineWithABug())
+    try:
+        sanne, daan = new_pupil(client, headers, "Sanne"), new_pupil(client, headers, "Daan")
+        record(client, headers, sanne, "Bakkerij")
+        record(client, headers, sanne, POISON)  # accepted: the event itself is fine
+        record(client, headers, sanne, "Garage")
+        record(client, headers, daan, "Kapsalon")
+
+        assert titles(client, headers, daan) == ["Kapsalon"]
+        response = client.get(f"/api/v1/pupils/{sanne}/timeline", headers=headers)
+        assert response.status_code == 503
+        assert response.mimetype == "application/problem+json"
+        assert "repaired" in response.json["detail"]
+        assert client.get(f"/api/v1/pupils/{sanne}/story", headers=headers).status_code == 503
+        history = client.get(f"/api/v1/pupils/{sanne}/events", headers=headers).json["items"]
+        assert POISON in [e["data"].get("title") for e in history]
+
+        status = {s.name: s for s in services.follower.status()}
+        assert status["timeline"].quarantined == 1 and status["timeline"].lag == 0
+        assert status["pupils"].quarantined == 0
+        (stuck,) = services.follower.quarantined()
+        assert (stuck.name, stuck.pupil_id) == ("timeline", sanne)
+        assert "breaks the timeline" in stuck.error
+
+        services.follower.rebuild()  # one batch holding every event, the bad one amid them
+        assert titles(client, headers, daan) == ["Kapsalon"]
+        assert client.get(f"/api/v1/pupils/{sanne}/timeline", headers=headers).status_code == 503
+        assert [q.pupil_id for q in services.follower.quarantined()] == [sanne]
+    finally:
+        services.close()
+
+
+def test_after_the_fix_a_rebuild_brings_the_quarantined_pupil_back(db_url):
+    services, client, headers = open_school(db_url, TimelineWithABug())
+    try:
+        sanne = new_pupil(client, headers, "Sanne")
+        for title in ("Bakkerij", POISON, "Garage"):
+            record(client, headers, sanne, title)
+    finally:
+        services.close()
+
+    listed = dossier(db_url, "projections", "status").stdout
+    assert f"quarantined: timeline pupil {sanne}" in listed
+    assert "dossier projections rebuild" in listed
+
+    dossier(db_url, "projections", "rebuild", "timeline")  # the fixed timeline, deployed
+
+    assert "quarantined:" not in dossier(db_url, "projections", "status").stdout
+    services, client, headers = open_school(db_url, Timeline())
+    try:
+        assert titles(client, headers, sanne) == ["Bakkerij", POISON, "Garage"]
+    finally:
+        services.close()
