@@ -98,7 +98,7 @@ def fold_current(tx: Tx, pupil_id: str, version: int) -> Folded:
         folded = Folded(fold_rows(*later, earlier=known[1].items))
     else:
         folded = Folded(fold_rows(*_rows(tx, "AND seq <= ?", (pupil_id, version))))
-    if not _timeline_complete(tx):
+    if not _timeline_complete(tx, pupil_id):
         return folded
     with _cache_lock:
         current = _cache.get(pupil_id)
@@ -110,13 +110,16 @@ def fold_current(tx: Tx, pupil_id: str, version: int) -> Folded:
     return folded
 
 
-def _timeline_complete(tx: Tx) -> bool:
-    """Whether the timeline read model is as far in the event log as the pupils model."""
+def _timeline_complete(tx: Tx, pupil_id: str) -> bool:
+    """Whether the timeline read model holds every row of the pupil's version: it is as
+    far in the event log as the pupils model, and skips none of the pupil's events."""
     rows = tx.query(
         "SELECT name, position FROM projection_positions WHERE name IN ('pupils', 'timeline')"
     )
     positions = {row["name"]: row["position"] for row in rows}
-    return positions.get("timeline", -1) >= positions.get("pupils", 0)
+    if positions.get("timeline", -1) < positions.get("pupils", 0):
+        return False
+    return not tx.query("SELECT 1 FROM projection_quarantine WHERE pupil_id = ?", (pupil_id,))
 
 
 def forget_folds() -> None:
