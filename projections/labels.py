@@ -81,7 +81,22 @@ def lemma_key(text: str, loose: bool = False) -> Key:
 
 
 def _text_words(text: str) -> Key:
-    return tuple(word for word in lemma_key(text) if word not in TEXT_SKIP)
+    """The lemmas of free text, as `lemma_key` gives them, less TEXT_SKIP. Not cached per
+    text (stories are unique); each token's lemmas are, in a plain dict (hot in rebuilds)."""
+    text = unicodedata.normalize("NFC", text).lower().replace("\u2019", "'")
+    known, words = _TOKEN_LEMMAS, []
+    for token in _WORD.findall(text):
+        lemmas = known.get(token)
+        if lemmas is None:
+            if len(known) >= TOKEN_CACHE_SIZE:
+                known.clear()
+            lemmas = known[token] = tuple(w for w in _lemmas(token) if w not in TEXT_SKIP)
+        words.extend(lemmas)
+    return tuple(words)
+
+
+TOKEN_CACHE_SIZE = 100_000
+_TOKEN_LEMMAS: dict[str, Key] = {}
 
 
 def split_sentences(text: str) -> list[str]:
@@ -104,9 +119,11 @@ class Lexicon:
         self._phrases: dict[Key, LexiconEntry] = {}
         for entry in entries:
             self._add(entry)
-        self._starts: dict[str, int] = {}
+        lengths: dict[str, set[int]] = {}
         for phrase in self._phrases:
-            self._starts[phrase[0]] = max(len(phrase), self._starts.get(phrase[0], 0))
+            lengths.setdefault(phrase[0], set()).add(len(phrase))
+        # The phrase lengths that start with a word, longest first: the only ones to try.
+        self._starts = {word: sorted(found, reverse=True) for word, found in lengths.items()}
 
     @classmethod
     def load(cls, path: Path | None = None) -> Lexicon:
@@ -163,11 +180,12 @@ class Lexicon:
 
     def _phrase_at(self, words: Key, start: int) -> tuple[LexiconEntry, int] | None:
         """The longest phrase at `start`; most words start none, which one lookup tells."""
-        longest = self._starts.get(words[start], 0)
-        for length in range(min(longest, len(words) - start), 0, -1):
-            entry = self._phrases.get(words[start : start + length])
-            if entry is not None:
-                return entry, length
+        room = len(words) - start
+        for length in self._starts.get(words[start], ()):
+            if length <= room:
+                entry = self._phrases.get(words[start : start + length])
+                if entry is not None:
+                    return entry, length
         return None
 
     def _add(self, entry: LexiconEntry) -> None:
