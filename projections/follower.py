@@ -39,15 +39,26 @@ REBUILD_BATCH = 5000
 FOLLOW_DELAY = 0.05  # seconds
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
-# Failures of the database itself (locks, connections, a full disk) are retried as a
-# whole; they say nothing about the event, so they never quarantine a pupil.
-INFRASTRUCTURE = (
-    persistence.OperationalError,
-    persistence.InterfaceError,
-    sqlite3.OperationalError,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-)
+# SQLite's primary result codes that are about the database, not the statement: busy,
+# locked, out of memory, read-only, interrupted, I/O error, full, cannot open, protocol.
+SQLITE_INFRASTRUCTURE = frozenset({5, 6, 7, 8, 9, 10, 13, 14, 15})
+
+
+def is_infrastructure(error: BaseException) -> bool:
+    """Failures of the database or the machine (locks, connections, a full disk, memory)
+    say nothing about the event: they are retried as a whole and never quarantine a pupil.
+    A statement error (SQLite reports "no such column" as an OperationalError too) is a
+    read model's bug, and quarantines."""
+    if isinstance(error, sqlite3.Error):
+        return getattr(error, "sqlite_errorcode", 0) & 0xFF in SQLITE_INFRASTRUCTURE
+    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError | OSError):
+        return True
+    if isinstance(error, MemoryError):
+        return True
+    if isinstance(error, persistence.OperationalError | persistence.InterfaceError):
+        cause = error.__cause__
+        return is_infrastructure(cause) if cause is not None else True
+    return False
 
 
 class ReadModel(Protocol):
@@ -94,7 +105,6 @@ class Follower:
         self._nudged = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self.any_quarantined = False  # as of this process's last catch-up
 
     def follow_in_background(self) -> None:
         """Catch up in a thread of its own whenever nudged, so a write's answer need not
@@ -194,15 +204,12 @@ class Follower:
         return applied
 
     def _lowest_position(self) -> int:
-        """The lowest read model's position; also notes whether any pupil is quarantined."""
         names = list(self.models)
         marks = ", ".join("?" * len(names))
         rows = self.store.query(
-            f"SELECT MIN(position) AS low, (SELECT COUNT(*) FROM projection_quarantine) AS bad "
-            f"FROM projection_positions WHERE name IN ({marks})",
+            f"SELECT MIN(position) AS low FROM projection_positions WHERE name IN ({marks})",
             names,
         )
-        self.any_quarantined = bool(rows[0]["bad"])
         return int(rows[0]["low"] or 0)
 
     def rebuild(self, names: Sequence[str] = (), on_progress: Progress | None = None) -> int:
@@ -239,9 +246,9 @@ class Follower:
             return 0
         try:
             self._apply(notifications, one_by_one=False)
-        except INFRASTRUCTURE:
-            raise
-        except Exception:
+        except Exception as error:
+            if is_infrastructure(error):
+                raise
             log.exception("a batch of events failed to apply; applying it event by event")
             self._apply(notifications, one_by_one=True)
         return len(notifications)
@@ -287,9 +294,9 @@ class Follower:
             try:
                 model.apply(tx, self.app.mapper.to_domain_event(notification), notification.id)
                 model.flush(tx)
-            except INFRASTRUCTURE:
-                raise
             except Exception as error:
+                if is_infrastructure(error):
+                    raise
                 tx.execute("ROLLBACK TO SAVEPOINT one_event")
                 tx.batch.pop(model.name, None)
                 reason = f"{type(error).__name__}: {error}"[:500]

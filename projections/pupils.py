@@ -1,5 +1,6 @@
 """Read model `pupils`: the list of a school's pupils, with their current enrolment."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from dossier.plain import event_type
@@ -139,7 +140,12 @@ def list_pupils(
     if coach is not None:
         sql += "JOIN pupil_coaches c ON c.pupil_id = p.pupil_id AND c.coach_id = ? "
         params.append(coach)
-    sql += "WHERE p.school = ? "
+    # A pupil this read model stopped applying (quarantined) may have a stale school or
+    # coaches, so it is not listed until repaired.
+    sql += (
+        "WHERE p.school = ? AND NOT EXISTS (SELECT 1 FROM projection_quarantine q "
+        "WHERE q.pupil_id = p.pupil_id AND q.name = 'pupils') "
+    )
     params.append(school)
     if after is not None:
         sql += "AND (p.name > ? OR (p.name = ? AND p.pupil_id > ?)) "
@@ -147,10 +153,35 @@ def list_pupils(
     return tx.query(sql + "ORDER BY p.name, p.pupil_id LIMIT ?", [*params, limit])
 
 
-def scope_of(tx: Tx, pupil_id: str) -> tuple[str, list[str], int] | None:
+def quarantined_in_school(tx: Tx, school: str) -> int:
+    """How many of the school's pupils some read model stopped applying."""
+    rows = tx.query(
+        "SELECT COUNT(DISTINCT q.pupil_id) AS n FROM projection_quarantine q "
+        "JOIN pupils p ON p.pupil_id = q.pupil_id WHERE p.school = ?",
+        (school,),
+    )
+    return int(rows[0]["n"])
+
+
+@dataclass(frozen=True)
+class Scope:
+    school: str
+    coaches: list[str]
+    version: int
+    quarantined: bool  # a read model stopped applying this pupil's events; scope may be stale
+
+
+def scope_of(tx: Tx, pupil_id: str) -> Scope | None:
     """The pupil's school, assigned coaches and dossier version; None for an unknown pupil."""
-    rows = tx.query("SELECT school, version FROM pupils WHERE pupil_id = ?", (pupil_id,))
+    rows = tx.query(
+        "SELECT school, version, EXISTS (SELECT 1 FROM projection_quarantine q "
+        "WHERE q.pupil_id = p.pupil_id) AS quarantined FROM pupils p WHERE pupil_id = ?",
+        (pupil_id,),
+    )
     if not rows:
         return None
     coaches = tx.query("SELECT coach_id FROM pupil_coaches WHERE pupil_id = ?", (pupil_id,))
-    return rows[0]["school"], [r["coach_id"] for r in coaches], rows[0]["version"]
+    row = rows[0]
+    return Scope(
+        row["school"], [r["coach_id"] for r in coaches], row["version"], bool(row["quarantined"])
+    )

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
 from dossier.access import (
     Actor,
@@ -19,7 +20,7 @@ from projections.access_log import as_item, read_access_log
 from projections.audit import Thresholds, reflection_rows, summary
 from projections.fold import Folded, fold, fold_current, fold_school
 from projections.follower import Follower
-from projections.pupils import list_pupils, scope_of
+from projections.pupils import list_pupils, quarantined_in_school, scope_of
 from projections.readstore import Tx
 from projections.story import story
 from projections.timeline import stamp
@@ -102,6 +103,11 @@ class Queries:
         check_may_audit(actor)
         self.follower.catch_up()
         with self.follower.store.transaction() as tx:
+            if quarantined_in_school(tx, actor.school):
+                raise DossierUnavailable(
+                    "some dossiers of this school cannot be read until their read models are "
+                    "repaired, so the audit would be incomplete; try again after the repair"
+                )
             school = fold_school(tx, actor.school)
         rows = reflection_rows(school, filters, limits)
         return rows, summary(school, rows, filters)
@@ -118,11 +124,17 @@ class Queries:
                 scope = scope_of(tx, pupil_id)
                 if scope is None:
                     raise DossierNotFound(f"no pupil {pupil_id}")
-                school, coaches, version = scope
-                check_in_scope(actor, school, coaches, pupil_id)
-                if self.follower.any_quarantined and self.follower.quarantined(pupil_id):
-                    raise DossierUnavailable(
-                        "this dossier's views cannot be shown until its read models are "
-                        "repaired; its history is complete and safe"
-                    )
+                if scope.quarantined:
+                    self._unavailable(actor, pupil_id)
+                check_in_scope(actor, scope.school, scope.coaches, pupil_id)
+                version = scope.version
             yield tx, version
+
+    def _unavailable(self, actor: Actor, pupil_id: str) -> None:
+        """A quarantined pupil's read-model scope may be stale: the dossier itself decides
+        who may know it exists (404 for others); those in scope learn it is unavailable."""
+        self.follower.app.get_dossier(actor, UUID(pupil_id))  # type: ignore[attr-defined]
+        raise DossierUnavailable(
+            "this dossier's views cannot be shown until its read models are repaired; "
+            "its history is complete and safe"
+        )
