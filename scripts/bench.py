@@ -25,7 +25,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "full": {
         "floor_events": 3000, "raw_rows": 100_000, "service_events": 2000, "clients": 8,
         "per_client": 150, "pupil_events": 1000, "sizes": (10_000, 100_000, 1_000_000),
-        "repeats": 60,
+        "repeats": 200,
     },
     "quick": {
         "floor_events": 300, "raw_rows": 10_000, "service_events": 200, "clients": 4,
@@ -58,7 +58,7 @@ def run_backend(db: str, floor_env: dict[str, str], profile: dict[str, Any]) -> 
         found["http"] = measure.http_appends(
             db, token, [str(p) for p in pupils], profile["per_client"]
         )
-        found["reads"], pupil = read_scaling(services, actor, profile, step)
+        found["reads"], pupil = read_scaling(db, services, actor, profile, step)
         step("export and import")
         found["transfer"] = measure.transfer(services, pupil)
         step("rebuild")
@@ -69,22 +69,41 @@ def run_backend(db: str, floor_env: dict[str, str], profile: dict[str, Any]) -> 
 
 
 def read_scaling(
-    services: Any, actor: Any, profile: dict[str, Any], step: Callable[[str], None]
+    db: str, services: Any, actor: Any, profile: dict[str, Any], step: Callable[[str], None]
 ) -> tuple[dict[str, Any], Any]:
-    """Reads of one large dossier as the store around it grows; also answers its id."""
-    pupil = measure.add_pupil(services, profile["pupil_events"])
-    found = {}
-    for size in profile["sizes"]:
-        step(f"store of {size:,} events")
-        missing = size - services.follower.head()
-        if missing > 0:
-            measure.fill(services, missing, seed=size)
-        found[str(size)] = {
-            "events": services.follower.head(),
-            **measure.reads(services, actor, pupil, profile["repeats"]),
+    """Reads of one large dossier in stores of growing size: the largest is `services`,
+    each smaller one a store of its own beside it holding the same pupil, so that all
+    are read in turn (see `measure.reads`). Answers the pupil's id in the largest."""
+    *smaller, largest = profile["sizes"]
+    others = [open_services(sibling(db, size)) for size in smaller]
+    try:
+        stores = []
+        for size, store in [*zip(smaller, others, strict=True), (largest, services)]:
+            step(f"store of {size:,} events")
+            reader = actor if store is services else measure.coach(store)[0]
+            pupil = measure.add_pupil(store, profile["pupil_events"])
+            missing = size - store.follower.head()
+            if missing > 0:
+                measure.fill(store, missing, seed=size)
+            stores.append((store, reader, pupil))
+        step("reads, every store in turn")
+        measured = measure.reads(stores, profile["repeats"])
+        found = {
+            str(size): {"events": store.follower.head(), **values}
+            for size, (store, _, _), values in zip(profile["sizes"], stores, measured, strict=True)
         }
-    found[str(size)] |= measure.reads_after_write(services, actor, pupil, profile["repeats"])
+    finally:
+        for other in others:
+            other.close()
+    found[str(largest)] |= measure.reads_after_write(services, actor, pupil, profile["repeats"])
     return found, pupil
+
+
+def sibling(db: str, size: int) -> str:
+    """Another store beside `db`: an SQLite file next to it, or a PostgreSQL database."""
+    if not db.startswith("postgres"):
+        return db.replace(".sqlite", f"-{size}.sqlite")
+    return fresh_postgres(f"{db}_{size}")
 
 
 def progress(db: str) -> Callable[[str], None]:

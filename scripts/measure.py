@@ -137,27 +137,49 @@ def add_pupil(services: Services, events: int) -> UUID:
     return pupil_id
 
 
-def reads(services: Services, actor: Actor, pupil: UUID, repeats: int) -> dict[str, float]:
-    """p50/p95 of the timeline, the story, and a plain indexed SELECT of the pupil's rows;
-    p95 of a read with nothing remembered (as after a restart)."""
-    today = services.dossiers.today()
-    queries = services.queries
-    views = {
+Reader = tuple[Services, Actor, UUID]
+
+
+def reads(stores: list[Reader], repeats: int) -> list[dict[str, float]]:
+    """Per store: p50/p95 of the pupil's timeline, story, and a plain indexed SELECT of the
+    pupil's rows; p95 of a read with nothing remembered (as after a restart).
+
+    The stores are read in turn, one read of each per round, so that a slow minute of a
+    shared machine slows every store size alike instead of skewing their ratio."""
+    views = [_views(*store) for store in stores]
+    samples: list[dict[str, list[float]]] = [{} for _ in stores]
+    for name in ("timeline", "story", "select"):
+        for found in views:
+            found[name]()
+        for _ in range(repeats):
+            for found, got in zip(views, samples, strict=True):
+                got.setdefault(name, []).extend(timed(found[name], 1))
+    for name in ("timeline", "story"):
+        for _ in range(repeats):
+            for found, got in zip(views, samples, strict=True):
+                forget_folds()
+                got.setdefault(f"{name}_cold", []).extend(timed(found[name], 1))
+    results = []
+    for got in samples:
+        found = {}
+        for name in ("timeline", "story", "select"):
+            cuts = percentiles(got[name])
+            found |= {f"{name}_p50_ms": cuts["p50"], f"{name}_p95_ms": cuts["p95"]}
+        for name in ("timeline", "story"):
+            found[f"{name}_cold_p95_ms"] = percentiles(got[f"{name}_cold"])["p95"]
+        results.append(found)
+    return results
+
+
+def _views(services: Services, actor: Actor, pupil: UUID) -> dict[str, Callable[[], Any]]:
+    today, queries = services.dossiers.today(), services.queries
+    return {
         "timeline": lambda: queries.timeline(actor, str(pupil), {"limit": 50}),
         "story": lambda: queries.story(actor, str(pupil), today),
         "select": lambda: services.reads.query(
             "SELECT * FROM timeline_entries WHERE pupil_id = ?", (str(pupil),)
         ),
     }
-    found = {}
-    for name, view in views.items():
-        view()
-        cuts = percentiles(timed(view, repeats))
-        found |= {f"{name}_p50_ms": cuts["p50"], f"{name}_p95_ms": cuts["p95"]}
-    for name in ("timeline", "story"):
-        cold = percentiles(timed(lambda v=views[name]: (forget_folds(), v()), repeats))
-        found[f"{name}_cold_p95_ms"] = cold["p95"]
-    return found
 
 
 def reads_after_write(
