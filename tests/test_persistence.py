@@ -8,6 +8,7 @@ from datetime import date
 from uuid import UUID
 
 import pytest
+from eventsourcing.application import project_aggregate
 
 from dossier.access import Actor
 from projections.runtime import Services, open_services
@@ -112,3 +113,46 @@ def test_processes_starting_at_once_create_tables_without_racing() -> None:
     ]
     errors = [p.communicate()[1].decode() for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+
+
+def test_a_dossier_read_from_its_snapshot_equals_one_replayed_from_every_event(
+    db_url: str,
+) -> None:
+    """Dossiers are snapshotted every 100 events; a process that starts later reads the
+    latest snapshot plus the events after it, and must get exactly the replayed state."""
+    services = open_services(db_url)
+    try:
+        services.accounts.add_school("SCH1", "School")
+        actor = services.accounts.authenticate(
+            services.accounts.add_user("SCH1", "counsellor", "Decaan")[1]
+        )
+        pupil = services.dossiers.open_dossier(actor, PUPIL).id
+        app = services.dossiers
+        for n in range(140):
+            entry = app.record_experience(actor, pupil, {**EXPERIENCE, "title": f"E{n}"}).id
+            if n % 3 == 0:
+                app.correct_entry(actor, pupil, entry, {"title": f"E{n} (verbeterd)"}, "typo")
+            if n % 7 == 0:
+                app.retract_entry(actor, pupil, entry, "dubbel")
+            if n % 5 == 0:
+                action = app.plan_action(
+                    actor, pupil, {"description": f"Bellen {n}", "due_on": date(2025, 6, 1)}
+                ).id
+                app.complete_action(actor, pupil, action, "gedaan")
+        version = app.get_dossier(actor, pupil).version
+    finally:
+        services.close()
+    assert version > 200
+
+    later = open_services(db_url)
+    try:
+        assert later.dossiers.snapshots is not None
+        assert list(later.dossiers.snapshots.get(pupil, desc=True, limit=1))  # one was taken
+        from_snapshot = later.dossiers.get_dossier(actor, pupil)
+        replayed = project_aggregate(None, later.dossiers.events.get(pupil))
+        assert from_snapshot.version == replayed.version == version
+        assert vars(from_snapshot) == vars(replayed)
+        later.dossiers.record_experience(actor, pupil, {**EXPERIENCE, "title": "Daarna"})
+        assert later.dossiers.get_dossier(actor, pupil).version == version + 1
+    finally:
+        later.close()
