@@ -4,8 +4,9 @@ Who may do what is decided in the application services (`dossier.access`); this
 module only establishes who is calling.
 """
 
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 
+from api.http import services
 from dossier.access import Actor
 from dossier.errors import NotAuthenticated
 
@@ -18,7 +19,7 @@ def authenticate() -> None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated("send Authorization: Bearer <token>")
-    g.actor = current_app.extensions["dossier"].accounts.authenticate(token.strip())
+    g.actor = services().accounts.authenticate(token.strip())
 
 
 def current_actor() -> Actor:

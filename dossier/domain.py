@@ -186,9 +186,8 @@ class Dossier(Aggregate):
         if not changes:
             raise InvalidValue("changes must name at least one field", field="changes")
         fields = clean(entry_type, changes, today, partial=True)
-        for key in ("experience_ids",):
-            if key in fields:
-                self.check_live_entries(fields[key], "experience", key)
+        if "experience_ids" in fields:
+            self.check_live_entries(fields["experience_ids"], "experience", "experience_ids")
         reason = reason_text("reason", reason)
         self._correct_entry(actor=actor, entry_id=entry_id, changes=fields, reason=reason)
 

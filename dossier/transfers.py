@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, project_aggregate
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
@@ -25,9 +25,6 @@ from dossier.transfer import BundleRefused, Checked, Signer, build, check, diges
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://loopbaandossier.nl/transfers")
 TRANSFER_ROLES = ("counsellor",)
-NOT_IMPORTED = frozenset(
-    {"DossierExported", "TransferReceived", "CoachAssigned", "CoachUnassigned"}
-)
 
 
 class Keyring(Protocol):
@@ -120,10 +117,8 @@ def _rebuild(pupil_id: UUID, event: dict[str, Any]) -> Any:
 
 
 def _replay(events: list[Any]) -> Dossier:
-    dossier = None
     try:
-        for event in events:
-            dossier = event.mutate(dossier)
+        dossier = project_aggregate(None, events)
     except (KeyError, TypeError, ValueError, AttributeError):
         raise BundleRefused("the events do not make a valid dossier") from None
     if not isinstance(dossier, Dossier):

@@ -85,7 +85,8 @@ def fold_current(tx: Tx, pupil_id: str, version: int) -> Folded:
     The first read after a write therefore reads and folds that write, not the career.
     Rows are read up to the version only, and a fold is remembered only when the
     timeline has applied all the pupils model has (not during a rebuild of it), both as
-    this one read transaction sees them.
+    this one read transaction sees them. Callers refuse a quarantined pupil first, in
+    the same transaction (`Queries._reading`), so its incomplete rows are never folded.
     """
     with _cache_lock:
         known = _cache.get(pupil_id)
@@ -98,7 +99,7 @@ def fold_current(tx: Tx, pupil_id: str, version: int) -> Folded:
         folded = Folded(fold_rows(*later, earlier=known[1].items))
     else:
         folded = Folded(fold_rows(*_rows(tx, "AND seq <= ?", (pupil_id, version))))
-    if not _timeline_complete(tx, pupil_id):
+    if not _timeline_complete(tx):
         return folded
     with _cache_lock:
         current = _cache.get(pupil_id)
@@ -110,16 +111,13 @@ def fold_current(tx: Tx, pupil_id: str, version: int) -> Folded:
     return folded
 
 
-def _timeline_complete(tx: Tx, pupil_id: str) -> bool:
-    """Whether the timeline read model holds every row of the pupil's version: it is as
-    far in the event log as the pupils model, and skips none of the pupil's events."""
+def _timeline_complete(tx: Tx) -> bool:
+    """Whether the timeline read model is as far in the event log as the pupils model."""
     rows = tx.query(
         "SELECT name, position FROM projection_positions WHERE name IN ('pupils', 'timeline')"
     )
     positions = {row["name"]: row["position"] for row in rows}
-    if positions.get("timeline", -1) < positions.get("pupils", 0):
-        return False
-    return not tx.query("SELECT 1 FROM projection_quarantine WHERE pupil_id = ?", (pupil_id,))
+    return positions.get("timeline", -1) >= positions.get("pupils", 0)
 
 
 def forget_folds() -> None:

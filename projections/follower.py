@@ -51,9 +51,7 @@ def is_infrastructure(error: BaseException) -> bool:
     read model's bug, and quarantines."""
     if isinstance(error, sqlite3.Error):
         return getattr(error, "sqlite_errorcode", 0) & 0xFF in SQLITE_INFRASTRUCTURE
-    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError | OSError):
-        return True
-    if isinstance(error, MemoryError):
+    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError | OSError | MemoryError):
         return True
     if isinstance(error, persistence.OperationalError | persistence.InterfaceError):
         cause = error.__cause__
@@ -179,12 +177,9 @@ class Follower:
             if r["name"] in self.models
         ]
 
-    def quarantined(self, pupil_id: str | None = None) -> list[Quarantine]:
-        """Quarantined pupils (of every read model, or the read models of one pupil)."""
-        sql, params = "SELECT * FROM projection_quarantine", ()
-        if pupil_id is not None:
-            sql, params = sql + " WHERE pupil_id = ?", (pupil_id,)
-        rows = self.store.query(sql + " ORDER BY position", params)
+    def quarantined(self) -> list[Quarantine]:
+        """The pupils some read model stopped applying, oldest first."""
+        rows = self.store.query("SELECT * FROM projection_quarantine ORDER BY position")
         return [Quarantine(r["name"], r["pupil_id"], r["position"], r["error"]) for r in rows]
 
     def catch_up(self, on_progress: Progress | None = None, batch: int = BATCH) -> int:

@@ -75,28 +75,27 @@ def lemma_key(text: str, loose: bool = False) -> Key:
 
     With `loose`, filler words are left out first (see FILLERS).
     """
-    text = unicodedata.normalize("NFC", text).lower().replace("\u2019", "'")
-    tokens = [token for token in _WORD.findall(text) if not (loose and _fold(token) in FILLERS)]
+    tokens = [token for token in _tokens(text) if not (loose and _fold(token) in FILLERS)]
     return tuple(lemma for token in tokens for lemma in _lemmas(token))
 
 
+def _tokens(text: str) -> list[str]:
+    """The words of a text, lower case, apostrophes made plain."""
+    return _WORD.findall(unicodedata.normalize("NFC", text).lower().replace("\u2019", "'"))
+
+
 def _text_words(text: str) -> Key:
-    """The lemmas of free text, as `lemma_key` gives them, less TEXT_SKIP. Not cached per
-    text (stories are unique); each token's lemmas are, in a plain dict (hot in rebuilds)."""
-    text = unicodedata.normalize("NFC", text).lower().replace("\u2019", "'")
-    known, words = _TOKEN_LEMMAS, []
-    for token in _WORD.findall(text):
-        lemmas = known.get(token)
-        if lemmas is None:
-            if len(known) >= TOKEN_CACHE_SIZE:
-                known.clear()
-            lemmas = known[token] = tuple(w for w in _lemmas(token) if w not in TEXT_SKIP)
-        words.extend(lemmas)
+    """The lemmas of free text, as `lemma_key` gives them, less TEXT_SKIP. Cached per token,
+    not per text: stories are unique, so a cache per text would only churn."""
+    words: list[str] = []
+    for token in _tokens(text):
+        words.extend(_text_lemmas(token))
     return tuple(words)
 
 
-TOKEN_CACHE_SIZE = 100_000
-_TOKEN_LEMMAS: dict[str, Key] = {}
+@lru_cache(maxsize=100_000)
+def _text_lemmas(token: str) -> Key:
+    return tuple(lemma for lemma in _lemmas(token) if lemma not in TEXT_SKIP)
 
 
 def split_sentences(text: str) -> list[str]:

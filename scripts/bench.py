@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from projections.runtime import open_services
-from projections.storage import library_env
+from projections.storage import is_postgres, library_env
 from scripts import measure
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -101,7 +101,7 @@ def read_scaling(
 
 def sibling(db: str, size: int) -> str:
     """Another store beside `db`: an SQLite file next to it, or a PostgreSQL database."""
-    if not db.startswith("postgres"):
+    if not is_postgres(db):
         return db.replace(".sqlite", f"-{size}.sqlite")
     return fresh_postgres(f"{db}_{size}")
 
@@ -116,7 +116,7 @@ def progress(db: str) -> Callable[[str], None]:
 
 
 def backend_name(db: str) -> str:
-    return "postgres" if db.startswith("postgres") else "sqlite"
+    return "postgres" if is_postgres(db) else "sqlite"
 
 
 def fresh_postgres(url: str) -> str:
@@ -161,16 +161,17 @@ TARGETS = {
 
 def report(results: dict[str, dict[str, Any]]) -> None:
     names = list(results)
+    found = {n: ratios(results[n]) for n in names}
     table = Table("measure", *names, title="Loopbaandossier benchmark")
     for label, get in ROWS:
         table.add_row(label, *(f"{get(results[n]):,.1f}" for n in names))
-    for label in ratios(results[names[0]]):
+    for label in found[names[0]]:
         target = TARGETS.get(label)
-        row = [f"{ratios(results[n])[label]:.2f}" for n in names]
+        row = [f"{found[n][label]:.2f}" for n in names]
         table.add_row(f"{label}" + (f"  (target {target[0]} {target[1]})" if target else ""), *row)
     console.print(table)
-    if "sqlite" in results:
-        verdicts(ratios(results["sqlite"]))
+    if "sqlite" in found:
+        verdicts(found["sqlite"])
 
 
 def verdicts(found: dict[str, float]) -> None:
@@ -241,7 +242,7 @@ def main(quick: bool, json_path: Path | None, backend: str, postgres_url: str) -
             results["sqlite"] = run_backend(f"{work}/bench.sqlite", floor, profile)
         if backend in ("both", "postgres"):
             url = fresh_postgres(postgres_url)
-            floor = {**library_env(url), "PERSISTENCE_MODULE": "eventsourcing.postgres"}
+            floor = library_env(url)
             results["postgres"] = run_backend(url, floor, profile)
     report(results)
     if json_path:

@@ -165,8 +165,6 @@ class DemoInfo:
     school: str
     tokens: dict[str, str]
     pupil_ids: tuple[UUID, ...]
-    pupil_names: dict[UUID, str]
-    other_school: str
     other_tokens: dict[str, str]
     other_pupil_ids: tuple[UUID, ...]
 
@@ -1432,8 +1430,6 @@ def load_demo(services: Services) -> DemoInfo:
         school=DEMO_SCHOOL,
         tokens=tokens,
         pupil_ids=pupil_ids,
-        pupil_names={pid: script.name for pid, script in zip(pupil_ids, PUPILS, strict=True)},
-        other_school=OTHER_SCHOOL,
         other_tokens=other_tokens,
         other_pupil_ids=(other_id,),
     )
@@ -1457,15 +1453,10 @@ def _add_users(
     services: Services, school: str, users: Mapping[str, str]
 ) -> tuple[dict[str, str], Actor]:
     """Register the users; answer their tokens by role, and the coach as an actor."""
-    tokens: dict[str, str] = {}
-    coach: Actor | None = None
-    for role, name in users.items():
-        user_id, tokens[role] = services.accounts.add_user(school, role, name)
-        if role == "coach":
-            coach = Actor(user_id=str(user_id), role=role, school=school, name=name)
-    if coach is None:
-        raise ValueError(f"the demo needs a coach at {school}")
-    return tokens, coach
+    tokens = {
+        role: services.accounts.add_user(school, role, name)[1] for role, name in users.items()
+    }
+    return tokens, services.accounts.authenticate(tokens["coach"])
 
 
 @dataclass(frozen=True)
@@ -1477,7 +1468,7 @@ class _Calendar:
 
     @classmethod
     def of(cls, first_year: int, days: list[Day], today: date) -> "_Calendar":
-        start = date(first_year, 8, 1)
+        start = school_year_start(f"{first_year}-{first_year + 1}")
         limit = min(date(first_year + 1, 7, 31), today - timedelta(days=1))
         latest = max((_on(start, day) for day in days), default=start)
         span = (latest - start).days

@@ -132,8 +132,7 @@ def fill(services: Services, events: int, seed: int) -> None:
 
 def add_pupil(services: Services, events: int) -> UUID:
     pupil_id, dossier = one_pupil(random.Random(3), events)
-    services.dossiers.save(dossier)
-    services.follower.catch_up()
+    services.dossiers.record(dossier)
     return pupil_id
 
 
@@ -188,14 +187,10 @@ def reads_after_write(
     """p95 of the first timeline and story read after a coach adds an entry.
 
     Measured once, at the end: it grows the pupil's dossier by `repeats` entries."""
-    today, queries, rng = services.dossiers.today(), services.queries, random.Random(5)
-    views = {
-        "timeline": lambda: queries.timeline(actor, str(pupil), {"limit": 50}),
-        "story": lambda: queries.story(actor, str(pupil), today),
-    }
+    rng, views = random.Random(5), _views(services, actor, pupil)
     found = {}
-    for name, view in views.items():
-        samples = []
+    for name in ("timeline", "story"):
+        view, samples = views[name], []
         for _ in range(repeats):
             services.dossiers.record_experience(actor, pupil, experience(rng))
             samples += timed(view, 1)
