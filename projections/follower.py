@@ -140,6 +140,11 @@ class Follower:
                 "CREATE TABLE IF NOT EXISTS projection_positions (name TEXT PRIMARY KEY, "
                 "position BIGINT NOT NULL, version TEXT NOT NULL)"
             )
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS projection_quarantine (name TEXT NOT NULL, "
+                "pupil_id TEXT NOT NULL, position BIGINT NOT NULL, error TEXT NOT NULL, "
+                "PRIMARY KEY (pupil_id, name))"
+            )
             for model in self.models.values():
                 rows = tx.query(
                     "SELECT version FROM projection_positions WHERE name = ?", (model.name,)
@@ -150,17 +155,13 @@ class Follower:
                         "UPDATE projection_positions SET position = 0, version = ? WHERE name = ?",
                         (model.version, model.name),
                     )
+                    tx.execute("DELETE FROM projection_quarantine WHERE name = ?", (model.name,))
                 model.create(tx)
                 tx.execute(
                     "INSERT INTO projection_positions (name, position, version) VALUES (?, 0, ?) "
                     "ON CONFLICT (name) DO NOTHING",
                     (model.name, model.version),
                 )
-            tx.execute(
-                "CREATE TABLE IF NOT EXISTS projection_quarantine (name TEXT NOT NULL, "
-                "pupil_id TEXT NOT NULL, position BIGINT NOT NULL, error TEXT NOT NULL, "
-                "PRIMARY KEY (pupil_id, name))"
-            )
 
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]

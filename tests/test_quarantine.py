@@ -153,3 +153,25 @@ def test_a_pupil_whose_scope_may_be_stale_is_hidden_from_who_lost_access(db_url)
         assert "incomplete" in audit.json["detail"]
     finally:
         services.close()
+
+
+class FixedTimeline(Timeline):
+    version = Timeline.version + "-fixed"
+
+
+def test_an_upgraded_read_model_rebuilds_itself_and_brings_the_pupil_back(db_url):
+    services, client, headers = open_school(db_url, TimelineWithABug())
+    try:
+        sanne = new_pupil(client, headers, "Sanne")
+        for title in ("Bakkerij", POISON):
+            record(client, headers, sanne, title)
+        assert services.follower.quarantined()
+    finally:
+        services.close()
+
+    services, client, headers = open_school(db_url, FixedTimeline())  # the next release
+    try:
+        assert services.follower.quarantined() == []
+        assert titles(client, headers, sanne) == ["Bakkerij", POISON]
+    finally:
+        services.close()
