@@ -29,7 +29,9 @@ def give_consent(values: dict[str, Any], pupil_id: UUID) -> Any:
 @blp.response(201, s.Written)
 def withdraw_consent(values: dict[str, Any], pupil_id: UUID, consent_id: UUID) -> Any:
     """Withdraw a consent; exports need another one in force."""
-    return written(dossiers().withdraw_consent(current_actor(), pupil_id, consent_id))
+    return written(
+        dossiers().withdraw_consent(current_actor(), pupil_id, consent_id, values.get("reason"))
+    )
 
 
 @blp.route("/api/v1/pupils/<uuid:pupil_id>/export", methods=["GET"])

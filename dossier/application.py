@@ -189,9 +189,14 @@ class Dossiers(Application[UUID]):
         return self._add(actor, pupil_id, expected, "give_consent", given_by, to_school)
 
     def withdraw_consent(
-        self, actor: Actor, pupil_id: UUID, consent_id: UUID, expected: int | None = None
+        self,
+        actor: Actor,
+        pupil_id: UUID,
+        consent_id: UUID,
+        reason: str | None = None,
+        expected: int | None = None,
     ) -> Receipt:
-        return self._close(actor, pupil_id, expected, "withdraw_consent", consent_id)
+        return self._close(actor, pupil_id, expected, "withdraw_consent", consent_id, reason)
 
     def assign_coach(
         self, actor: Actor, pupil_id: UUID, coach_id: UUID, expected: int | None = None

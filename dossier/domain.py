@@ -43,6 +43,7 @@ CONTENT_FIELDS: Mapping[str, frozenset[str]] = {
     "ActionAbandoned": frozenset({"reason"}),
     "EntryCorrected": frozenset({"changes", "reason"}),
     "EntryRetracted": frozenset({"reason"}),
+    "ConsentWithdrawn": frozenset({"reason"}),
     "TransferReceived": frozenset(),
 }
 
@@ -235,11 +236,16 @@ class Dossier(Aggregate):
             to_school=to_school, given_on=today,
         )  # fmt: skip
 
-    def withdraw_consent(self, actor: Actor, consent_id: UUID, today: date) -> None:
+    def withdraw_consent(
+        self, actor: Actor, consent_id: UUID, reason: str | None, today: date
+    ) -> None:
         consent = self.consents.get(str(consent_id))
         if consent is None or consent["withdrawn"]:
             raise UnknownEntry(f"no consent {consent_id} in force", field="consent_id")
-        self._withdraw_consent(actor=actor, consent_id=consent_id, withdrawn_on=today)
+        reason = reason_text("reason", reason) if reason is not None else None
+        self._withdraw_consent(
+            actor=actor, consent_id=consent_id, withdrawn_on=today, reason=reason
+        )
 
     def consent_for(self, to_school: str | None, today: date) -> str | None:
         """The id of a transfer consent in force for that school, if any (newest first)."""
@@ -436,7 +442,9 @@ class Dossier(Aggregate):
         self.consents[str(entry_id)] = consent
 
     @event("ConsentWithdrawn")
-    def _withdraw_consent(self, actor: Actor, consent_id: UUID, withdrawn_on: date) -> None:
+    def _withdraw_consent(
+        self, actor: Actor, consent_id: UUID, withdrawn_on: date, reason: str | None = None
+    ) -> None:
         self.consents[str(consent_id)] = {**self.consents[str(consent_id)], "withdrawn": True}
 
     @event("DossierExported")

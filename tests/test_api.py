@@ -328,3 +328,15 @@ def test_if_match_must_be_a_strong_version_tag(client, tokens, pupil_id, value):
     response = post(client, f"/api/v1/pupils/{pupil_id}/experiences", EXPERIENCE, headers)
     assert response.status_code == 400
     assert len(history(client, pupil_id, tokens["coach"])) == 1
+
+
+def test_the_reason_a_consent_is_withdrawn_is_kept_in_the_history(client, tokens, pupil_id):
+    counsellor, base = tokens["counsellor"], f"/api/v1/pupils/{pupil_id}/consents"
+    consent = post(client, base, {"given_by": "parent"}, counsellor).json["id"]
+    reason = "Ouders willen eerst met de nieuwe school praten."
+    response = post(client, f"{base}/{consent}/withdrawal", {"reason": reason}, counsellor)
+    assert response.status_code == 201
+    withdrawn = [
+        e for e in history(client, pupil_id, counsellor) if e["type"] == "ConsentWithdrawn"
+    ]
+    assert [e["data"]["reason"] for e in withdrawn] == [reason]
