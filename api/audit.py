@@ -21,9 +21,8 @@ blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Audi
 @blp.alt_response(200, content_type="text/csv", description="The rows as CSV.")
 def reflections(query: dict[str, Any]) -> Any:
     """A row per experience with its first reflection, and a summary; `format=csv` for CSV."""
-    filters = {**query, "from": query.get("from_")}
     limits = Thresholds(query["late_after"], query["backdated_after"])
-    rows, summary = services().queries.audit(current_actor(), filters, limits)
+    rows, summary = services().queries.audit(current_actor(), query, limits)
     if wants_csv(query.get("format")):
         return Response(as_csv(rows), mimetype="text/csv")
     return {"items": rows, "summary": summary}

@@ -177,13 +177,18 @@ class Me(Schema):
     school = fields.String()
 
 
-class TimelineQuery(Page):
+class DateRange(Schema):
+    """`from` and `to` dates, loaded under those names (`from` is a Python keyword)."""
+
+    from_ = fields.Date(data_key="from", attribute="from")
+    to = fields.Date()
+
+
+class TimelineQuery(Page, DateRange):
     school_year = fields.String(validate=validate.Regexp(v.SCHOOL_YEAR_PATTERN))
     type = fields.String(
         validate=validate.OneOf(("enrolment", "experience", "conversation", "insight", "action"))
     )
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
     as_of = fields.AwareDateTime(
         default_timezone=None,
         metadata={"description": "Show the dossier as it had been recorded at this moment."},
@@ -222,12 +227,10 @@ class AccessLogEntry(Schema):
 AccessLogPage = page_of(AccessLogEntry, "AccessLogPage")
 
 
-class AuditQuery(Schema):
+class AuditQuery(DateRange):
     school_year = fields.String(validate=validate.Regexp(v.SCHOOL_YEAR_PATTERN))
     sector = fields.String(validate=validate.OneOf(v.SECTORS))
     grade = fields.Integer(validate=validate.Range(1, v.MAX_GRADE))
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
     late_after = fields.Integer(
         load_default=30,
         validate=validate.Range(0, 3650),

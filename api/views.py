@@ -22,9 +22,8 @@ blp = Blueprint(
 @blp.response(200, s.TimelinePage)
 def timeline(query: dict[str, Any], pupil_id: UUID) -> dict[str, Any]:
     """The whole school career by date; `as_of` shows it as recorded at that moment."""
-    filters = {**query, "from": query.get("from_")}
     items, next_cursor = services().queries.timeline(
-        current_actor(), str(pupil_id), filters, query.get("as_of")
+        current_actor(), str(pupil_id), query, query.get("as_of")
     )
     return {"items": items, "next_cursor": next_cursor}
 
