@@ -1,6 +1,7 @@
 """Who may see what, over HTTP against a real `dossier serve`: the route x role x pupil matrix,
 audit answers without content, the access log, coach assignments, expiry and revocation."""
 
+import csv
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -237,6 +238,7 @@ def test_audit_answers_carry_no_content(world: World) -> None:
         {"phase": "reflecteren", "notes": "Ze was trots op zichzelf."},
     )
     world.make("assigned", "/insights", {"kind": "quality", "label": "klantvriendelijk", "words": "Ik help graag", "experience_ids": [world.experience("assigned")]})  # fmt: skip
+    world.experience("other_school")  # a row the other school's audit has, and this one must not
     for who in ("auditor", "counsellor"):
         status, audit = world.as_(who, "GET", "/api/v1/audit/reflections")
         assert status == 200
@@ -284,6 +286,8 @@ def test_audit_csv_has_the_same_rows(world: World) -> None:
     assert lines[0].split(",") == list(ROW_FIELDS)
     rows = world.as_("auditor", "GET", "/api/v1/audit/reflections")[1]["items"]
     assert len(lines) - 1 == len(rows)
+    from_csv = [(r["experience_id"], r["not_reflected"]) for r in csv.DictReader(lines)]
+    assert from_csv == [(r["experience_id"], str(r["not_reflected"])) for r in rows]
 
 
 def test_every_content_read_appears_once_in_the_access_log(world: World) -> None:

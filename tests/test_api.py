@@ -1,5 +1,6 @@
 """The HTTP API through Flask's test client, on SQLite and PostgreSQL."""
 
+import re
 from typing import Any
 
 import pytest
@@ -198,12 +199,18 @@ def test_pupil_of_another_school_does_not_exist(client, tokens, pupil_id):
 @pytest.mark.parametrize(
     "authorization", [None, "Bearer", "Bearer ldt_made_up", "Basic dXNlcjpwYXNz"]
 )
-def test_every_api_route_needs_a_valid_token(client, authorization):
+def test_every_api_route_needs_a_valid_token(app, client, authorization):
     headers = {"Authorization": authorization} if authorization else {}
-    response = client.get("/api/v1/pupils", headers=headers)
-    assert response.status_code == 401
-    assert response.content_type == "application/problem+json"
-    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    some_id = "00000000-0000-4000-8000-000000000000"
+    routes = [r for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1/")]
+    assert len(routes) > 20
+    for rule in routes:
+        path = re.sub(r"<uuid:\w+>", some_id, rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            response = client.open(path, method=method, json={}, headers=headers)
+            assert response.status_code == 401, (method, path)
+            assert response.content_type == "application/problem+json"
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_auditor_and_admin_see_no_dossier_content(client, tokens, pupil_id):

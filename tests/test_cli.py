@@ -51,6 +51,7 @@ def test_token_is_stored_only_as_a_hash(tmp_path: Path) -> None:
     token = dossier(
         str(db), "user", "add", "--school", "SCH1", "--role", "coach", "--name", "Jan"
     ).stdout.split()[-1]
+    assert token.startswith("ldt_")
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("d.sqlite*"))
     assert token.encode() not in stored
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from dossier.access import Actor
 from dossier.application import school_today as today
+from dossier.vocabulary import PHASES
 from projections.fold import fold, fold_current, forget_folds
 from projections.runtime import open_services
 
@@ -223,6 +224,8 @@ def test_timeline_of_another_schools_pupil_does_not_exist(client, tokens):
         assert client.get(d.base + view, headers=tokens["auditor"]).status_code == 403
 
 
+# Every career starts with a talk about an experience, so each example has phases and an
+# insight tied to a conversation for the random commands after it to move or retract.
 COMMANDS = st.lists(
     st.sampled_from(
         [
@@ -241,7 +244,7 @@ COMMANDS = st.lists(
     ),
     min_size=1,
     max_size=25,
-)
+).map(lambda drawn: ["experience", "conversation", "phase", "insight", *drawn])
 
 
 def play(services, actor: Actor, pupil_id, commands: list[str], draw, after_each=None) -> None:
@@ -278,20 +281,18 @@ def play(services, actor: Actor, pupil_id, commands: list[str], draw, after_each
                     pupil_id,
                     draw(st.sampled_from(made["conversation"])),
                     {
-                        "phase": draw(st.sampled_from(["terugkijken", "reflecteren"])),
+                        "phase": draw(st.sampled_from(PHASES)),
                         "notes": "Zorgzaam.",
                     },
                 )
             elif command == "insight" and made["experience"]:
-                app.record_insight(
-                    actor,
-                    pupil_id,
-                    {
-                        "kind": "quality",
-                        "label": draw(st.sampled_from(["samenwerken", "Samenwerking", "geduld"])),
-                        "experience_ids": [draw(st.sampled_from(made["experience"]))],
-                    },
-                )
+                values = {
+                    "kind": "quality",
+                    "label": draw(st.sampled_from(["samenwerken", "Samenwerking", "geduld"])),
+                    "experience_ids": [draw(st.sampled_from(made["experience"]))],
+                }
+                talk = draw(st.sampled_from([None, *made["conversation"]]))
+                app.record_insight(actor, pupil_id, {**values, "conversation_id": talk})
             elif command == "action":
                 made["action"].append(
                     app.plan_action(

@@ -80,21 +80,19 @@ def career(a: School) -> str:
             )[0]
             == 201
         )
-    a.call(
-        "POST",
-        f"{base}/insights",
-        {
-            "kind": "quality",
-            "label": "zorgzaam",
-            "experience_ids": [experience],
-            "conversation_id": talk,
-        },
-    )
-    a.call(
-        "POST",
-        f"{base}/corrections",
-        {"entry_id": experience, "changes": {"title": "Stage dierenkliniek"}, "reason": "naam"},
-    )
+    insight = {
+        "kind": "quality",
+        "label": "zorgzaam",
+        "experience_ids": [experience],
+        "conversation_id": talk,
+    }
+    assert a.call("POST", f"{base}/insights", insight)[0] == 201
+    correction = {
+        "entry_id": experience,
+        "changes": {"title": "Stage dierenkliniek"},
+        "reason": "naam",
+    }
+    assert a.call("POST", f"{base}/corrections", correction)[0] == 201
     return str(created["id"])
 
 
