@@ -145,6 +145,10 @@ class Follower:
                 "pupil_id TEXT NOT NULL, position BIGINT NOT NULL, error TEXT NOT NULL, "
                 "PRIMARY KEY (pupil_id, name))"
             )
+            # The follower's lock order: position rows first, then the models' tables. A
+            # process starting beside a running one otherwise deadlocks on PostgreSQL (its
+            # CREATE INDEX IF NOT EXISTS locks a table the other's catch-up is writing).
+            self._lock(tx)
             for model in self.models.values():
                 rows = tx.query(
                     "SELECT version FROM projection_positions WHERE name = ?", (model.name,)

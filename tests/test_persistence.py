@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import textwrap
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from uuid import UUID
@@ -13,6 +14,7 @@ from eventsourcing.application import project_aggregate
 from dossier.access import Actor
 from projections.runtime import Services, open_services
 from projections.storage import library_env
+from scripts.loopback import call, running_server
 
 EXPERIENCE = {
     "kind": "opdracht",
@@ -156,3 +158,32 @@ def test_a_dossier_read_from_its_snapshot_equals_one_replayed_from_every_event(
         assert later.dossiers.get_dossier(actor, pupil).version == version + 1
     finally:
         later.close()
+
+
+def test_a_process_starting_beside_a_busy_server_does_not_deadlock(db_url: str) -> None:
+    """Starting creates tables if missing while the server's follower writes read models;
+    on PostgreSQL both must take their locks in the same order (seen: 4 deadlocks in 60)."""
+    services = open_services(db_url)
+    services.accounts.add_school("SCH1", "School")
+    token = services.accounts.add_user("SCH1", "counsellor", "Decaan")[1]
+    actor = services.accounts.authenticate(token)
+    pupils = [services.dossiers.open_dossier(actor, PUPIL).id for _ in range(4)]
+    services.close()
+    body = {**EXPERIENCE, "occurred_on": EXPERIENCE["occurred_on"].isoformat()}
+    busy = threading.Event()
+
+    def write(pupil: UUID) -> int:
+        written = 0
+        while not busy.is_set():
+            status, _ = call(base, "POST", f"/api/v1/pupils/{pupil}/experiences", token, body)
+            written += status == 201
+        return written
+
+    with running_server(db_url) as base, ThreadPoolExecutor(max_workers=4) as pool:
+        writers = [pool.submit(write, pupil) for pupil in pupils]
+        try:
+            for _ in range(40):
+                open_services(db_url).close()
+        finally:
+            busy.set()
+        assert all(w.result() > 0 for w in writers)
