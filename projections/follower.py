@@ -32,6 +32,7 @@ from eventsourcing import persistence
 from eventsourcing.application import Application
 
 from projections.readstore import ReadStore, Tx
+from projections.recorded import Recorded, decoder
 
 BATCH = 500  # notifications per transaction while following the log
 # A rebuild holds the lock anyway: bigger batches mean fewer commits, each waiting for the disk.
@@ -67,7 +68,7 @@ class ReadModel(Protocol):
 
     def drop(self, tx: Tx) -> None: ...
 
-    def apply(self, tx: Tx, event: Any, position: int) -> None: ...
+    def apply(self, tx: Tx, event: Recorded, position: int) -> None: ...
 
     def flush(self, tx: Tx) -> None:
         """Write what `apply` gathered for this batch (before the positions move)."""
@@ -100,6 +101,7 @@ class Follower:
         self.app = app
         self.models = {model.name: model for model in models}
         self.store = ReadStore(app)
+        self.decode = decoder(app)
         self._nudged = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -269,7 +271,7 @@ class Follower:
                 if one_by_one:
                     self._apply_alone(tx, notification, behind, barred)
                     continue
-                event = self.app.mapper.to_domain_event(notification)
+                event = self.decode(notification)
                 for model in behind:
                     model.apply(tx, event, notification.id)
             for model in self.models.values():
@@ -292,7 +294,7 @@ class Follower:
         for model in models:
             tx.execute("SAVEPOINT one_event")
             try:
-                model.apply(tx, self.app.mapper.to_domain_event(notification), notification.id)
+                model.apply(tx, self.decode(notification), notification.id)
                 model.flush(tx)
             except Exception as error:
                 if is_infrastructure(error):

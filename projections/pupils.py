@@ -1,10 +1,9 @@
 """Read model `pupils`: the list of a school's pupils, with their current enrolment."""
 
 from dataclasses import dataclass
-from typing import Any
 
-from dossier.plain import event_type
 from projections.readstore import Row, Tx
+from projections.recorded import Recorded
 
 ENROLMENT_FIELDS = ("school_year", "sector", "grade")
 ENROLMENT_EVENTS = frozenset({"Opened", "EnrolmentChanged", "EntryCorrected", "EntryRetracted"})
@@ -43,45 +42,46 @@ class Pupils:
         tx.execute("DROP TABLE IF EXISTS pupils")
         tx.execute("DROP TABLE IF EXISTS pupil_enrolments")
 
-    def apply(self, tx: Tx, event: Any, position: int) -> None:
-        pupil_id, kind = str(event.originator_id), event_type(event)
-        at, changes = event.timestamp.isoformat(), {}
+    def apply(self, tx: Tx, event: Recorded, position: int) -> None:
+        pupil_id, kind, values = event.pupil_id, event.type, event.fields
+        at, changes = event.timestamp, {}
         if kind == "Opened":
             tx.execute(
                 "INSERT INTO pupils (pupil_id, school, name, external_ref, version, opened_at, "
                 "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (pupil_id, event.school, event.name, event.external_ref, 1, at, at),
+                (pupil_id, values["school"], values["name"], values["external_ref"], 1, at, at),
             )
-            self._enrol(tx, pupil_id, event.enrolment_id, event)
-            for coach_id in event.coaches:
+            self._enrol(tx, event, values["enrolment_id"])
+            for coach_id in values["coaches"]:
                 self._assign(tx, pupil_id, coach_id)
         elif kind == "CoachAssigned":
-            self._assign(tx, pupil_id, event.coach_id)
+            self._assign(tx, pupil_id, values["coach_id"])
         elif kind == "CoachUnassigned":
             tx.execute(
                 "DELETE FROM pupil_coaches WHERE coach_id = ? AND pupil_id = ?",
-                (event.coach_id, pupil_id),
+                (values["coach_id"], pupil_id),
             )
         elif kind == "TransferReceived":
             tx.execute(
-                "UPDATE pupils SET school = ? WHERE pupil_id = ?", (event.actor["school"], pupil_id)
+                "UPDATE pupils SET school = ? WHERE pupil_id = ?",
+                (values["actor"]["school"], pupil_id),
             )
             tx.execute("DELETE FROM pupil_coaches WHERE pupil_id = ?", (pupil_id,))
         elif kind == "EnrolmentChanged":
-            self._enrol(tx, pupil_id, event.entry_id, event)
+            self._enrol(tx, event, values["entry_id"])
         elif kind == "EntryCorrected":
-            changes = {k: v for k, v in event.changes.items() if k in ENROLMENT_FIELDS}
+            changes = {k: v for k, v in values["changes"].items() if k in ENROLMENT_FIELDS}
             for field, value in changes.items():
                 tx.execute(
                     f"UPDATE pupil_enrolments SET {field} = ? WHERE pupil_id = ? AND entry_id = ?",
-                    (value, pupil_id, str(event.entry_id)),
+                    (value, pupil_id, values["entry_id"]),
                 )
         elif kind == "EntryRetracted":
             tx.execute(
                 "UPDATE pupil_enrolments SET retracted = 1 WHERE pupil_id = ? AND entry_id = ?",
-                (pupil_id, str(event.entry_id)),
+                (pupil_id, values["entry_id"]),
             )
-        tx.batch.setdefault(self.name, {})[pupil_id] = (event.originator_version, at, pupil_id)
+        tx.batch.setdefault(self.name, {})[pupil_id] = (event.version, at, pupil_id)
         if kind in ENROLMENT_EVENTS and (kind != "EntryCorrected" or changes):
             self._refresh_current(tx, pupil_id)
 
@@ -99,18 +99,19 @@ class Pupils:
             "INSERT INTO pupil_coaches (coach_id, pupil_id) VALUES (?, ?)", (coach_id, pupil_id)
         )
 
-    def _enrol(self, tx: Tx, pupil_id: str, entry_id: Any, event: Any) -> None:
+    def _enrol(self, tx: Tx, event: Recorded, entry_id: str) -> None:
+        values = event.fields
         tx.execute(
             "INSERT INTO pupil_enrolments (entry_id, pupil_id, seq, school, school_year, sector, "
             "grade) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
-                str(entry_id),
-                pupil_id,
-                event.originator_version,
-                event.school,
-                event.school_year,
-                event.sector,
-                event.grade,
+                entry_id,
+                event.pupil_id,
+                event.version,
+                values["school"],
+                values["school_year"],
+                values["sector"],
+                values["grade"],
             ),
         )
 

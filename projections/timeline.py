@@ -7,18 +7,19 @@ then (`as_of`); folding all of them gives it as it is now. Lexicon mentions in s
 phase notes are found once, here, so reads never lemmatise.
 """
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from dossier.application import SCHOOL_TIMEZONE
 from dossier.errors import InvalidValue
-from dossier.plain import event_type, plain
 from dossier.vocabulary import school_year_start
 from projections.fold import forget_folds
 from projections.labels import default_lexicon
 from projections.readstore import Tx
+from projections.recorded import Recorded
 
 TEXT_FIELDS = {"experience": "story", "phase": "notes"}
 ENTRY_TYPES = {
@@ -35,7 +36,7 @@ REVISIONS = {
     "ActionCompleted": ("completion", "action_id"),
     "ActionAbandoned": ("abandonment", "action_id"),
 }
-METADATA = frozenset({"originator_id", "originator_version", "timestamp", "entry_id", "actor"})
+METADATA = frozenset({"entry_id", "actor"})
 OPENED_ENROLMENT = frozenset({"school", "school_year", "sector", "grade"})
 
 
@@ -45,6 +46,18 @@ def stamp(moment: datetime) -> str:
         return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     except OverflowError:
         raise InvalidValue("the moment lies outside the calendar", field="as_of") from None
+
+
+def stamp_stored(timestamp: str) -> str:
+    """`stamp` of a stored ISO timestamp; the library's are UTC with microseconds, which
+    only need the zone written as Z."""
+    if len(timestamp) == 32 and timestamp.endswith("+00:00"):
+        return timestamp[:26] + "Z"
+    return stamp(datetime.fromisoformat(timestamp))
+
+
+def dumps(data: Any) -> str:
+    return orjson.dumps(data).decode()
 
 
 def mentions(text: str | None) -> list[list[str]]:
@@ -82,22 +95,22 @@ class Timeline:
         tx.execute("DROP TABLE IF EXISTS timeline_entries")
         tx.execute("DROP TABLE IF EXISTS timeline_revisions")
 
-    def apply(self, tx: Tx, event: Any, position: int) -> None:
-        kind = event_type(event)
+    def apply(self, tx: Tx, event: Recorded, position: int) -> None:
+        kind, values = event.type, event.fields
         if kind == "Opened":
-            self._add(tx, event, "enrolment", event.enrolment_id, self._fields(event))
+            self._add(tx, event, "enrolment", values["enrolment_id"], self._fields(event))
         elif kind in ENTRY_TYPES:
-            self._add(tx, event, ENTRY_TYPES[kind], event.entry_id, self._fields(event))
+            self._add(tx, event, ENTRY_TYPES[kind], values["entry_id"], self._fields(event))
         elif kind in REVISIONS:
             revision, key = REVISIONS[kind]
-            self._revise(tx, event, revision, getattr(event, key))
+            self._revise(tx, event, revision, values[key])
 
     @staticmethod
-    def _fields(event: Any) -> dict[str, Any]:
+    def _fields(event: Recorded) -> dict[str, Any]:
         """The event's own fields; for `Opened` only those of the first enrolment."""
-        values = vars(event)
-        names = OPENED_ENROLMENT if event_type(event) == "Opened" else set(values) - METADATA
-        return {k: plain(values[k]) for k in sorted(names)}
+        values = event.fields
+        names = OPENED_ENROLMENT if event.type == "Opened" else values.keys() - METADATA
+        return {k: values[k] for k in sorted(names)}
 
     def flush(self, tx: Tx) -> None:
         """Write the batch's rows at once: one statement per table, not one per event."""
@@ -119,52 +132,52 @@ class Timeline:
         return found
 
     def _add(
-        self, tx: Tx, event: Any, entry_type: str, entry_id: Any, data: dict[str, Any]
+        self, tx: Tx, event: Recorded, entry_type: str, entry_id: str, data: dict[str, Any]
     ) -> None:
         if entry_type in TEXT_FIELDS:
             data["mentions"] = mentions(data.get(TEXT_FIELDS[entry_type]))
-        pending, key = self._pending(tx), str(entry_id)
+        pending, pupil = self._pending(tx), event.pupil_id
         day = self._day(tx, pending, entry_type, data, event)
-        pupil = str(event.originator_id)
-        pending.types[pupil, key], pending.days[pupil, key] = entry_type, day
+        pending.types[pupil, entry_id], pending.days[pupil, entry_id] = entry_type, day
         pending.entries.append(
             (
-                key,
-                str(event.originator_id),
-                event.originator_version,
+                entry_id,
+                pupil,
+                event.version,
                 entry_type,
                 day,
-                stamp(event.timestamp),
-                json.dumps(event.actor),
+                stamp_stored(event.timestamp),
+                dumps(event.fields["actor"]),
                 data.get("conversation_id") if entry_type == "phase" else None,
-                json.dumps(data),
+                dumps(data),
             )
         )
 
-    def _revise(self, tx: Tx, event: Any, kind: str, entry_id: Any) -> None:
-        data = {
-            k: plain(v) for k, v in vars(event).items() if k in {"changes", "reason", "outcome"}
-        }
+    def _revise(self, tx: Tx, event: Recorded, kind: str, entry_id: str) -> None:
+        data = {k: v for k, v in event.fields.items() if k in {"changes", "reason", "outcome"}}
+        if "changes" in data:  # the mentions added below must not change the event
+            data["changes"] = dict(data["changes"])
         changes = data.get("changes", {})
         pending = self._pending(tx)
-        entry = (str(event.originator_id), str(entry_id))
-        field = TEXT_FIELDS.get(pending.lookup(tx, "type", *entry) or "")
+        field = TEXT_FIELDS.get(pending.lookup(tx, "type", event.pupil_id, entry_id) or "")
         if field and field in changes:
             changes["mentions"] = mentions(changes[field])
         pending.revisions.append(
             (
-                str(event.originator_id),
-                event.originator_version,
-                str(entry_id),
+                event.pupil_id,
+                event.version,
+                entry_id,
                 kind,
-                stamp(event.timestamp),
-                json.dumps(event.actor),
-                json.dumps(data),
+                stamp_stored(event.timestamp),
+                dumps(event.fields["actor"]),
+                dumps(data),
             )
         )
 
     @staticmethod
-    def _day(tx: Tx, pending: "Pending", entry_type: str, data: dict[str, Any], event: Any) -> str:
+    def _day(
+        tx: Tx, pending: "Pending", entry_type: str, data: dict[str, Any], event: Recorded
+    ) -> str:
         """The entry's domain date: when it happened, not when it was recorded."""
         if entry_type == "enrolment":
             return school_year_start(data["school_year"]).isoformat()
@@ -172,9 +185,9 @@ class Timeline:
             if name in data:
                 return str(data[name])
         conversation = data.get("conversation_id")
-        pupil = str(event.originator_id)
+        pupil = event.pupil_id
         day = pending.lookup(tx, "day", pupil, str(conversation)) if conversation else None
-        return day or str(event.timestamp.astimezone(SCHOOL_TIMEZONE).date().isoformat())
+        return day or event.moment.astimezone(SCHOOL_TIMEZONE).date().isoformat()
 
 
 @dataclass

@@ -24,7 +24,7 @@ EXPERIENCE = {
 
 class TimelineWithABug(Timeline):
     def apply(self, tx: Any, event: Any, position: int) -> None:
-        if getattr(event, "title", None) == POISON:
+        if event.fields.get("title") == POISON:
             raise ValueError("this story breaks the timeline")
         super().apply(tx, event, position)
 
@@ -33,7 +33,7 @@ class PupilsWithAnSqlBug(Pupils):
     """SQLite reports this as an OperationalError, like a lock; it is still a bug."""
 
     def apply(self, tx: Any, event: Any, position: int) -> None:
-        if getattr(event, "title", None) == POISON:
+        if event.fields.get("title") == POISON:
             tx.execute("SELECT no_such_column FROM pupils")
         super().apply(tx, event, position)
 

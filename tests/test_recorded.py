@@ -1,0 +1,86 @@
+"""Read models read stored events as plain values; those equal the library's decoding, made plain."""
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from eventsourcing.persistence import StoredEvent
+
+from dossier.access import Actor
+from projections.recorded import decoder, from_event
+from projections.runtime import Services, open_services
+from projections.timeline import stamp, stamp_stored
+from scripts.demo import load_demo
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    opened = open_services(str(tmp_path / "d.sqlite"))
+    yield opened
+    opened.close()
+
+
+def every_stored_event(services: Services) -> list[Any]:
+    return services.dossiers.recorder.select_notifications(0, 10**6, inclusive_of_start=False)
+
+
+def library_way(services: Services, stored: Any) -> Any:
+    return from_event(services.dossiers.mapper.to_domain_event(stored))
+
+
+def test_every_kind_of_stored_event_decodes_as_the_library_does(services):
+    demo = load_demo(services)
+    sender = Actor("t-counsellor", "counsellor", demo.school)
+    receiver = Actor("t-counsellor-2", "counsellor", "OTHER")
+    services.accounts.add_school("OTHER", "Het Andere College")
+    services.accounts.trust(demo.school, services.accounts.school_key(demo.school).public_key)
+    coach, _ = services.accounts.add_user(demo.school, "coach", "Nieuwe Mentor")
+    services.dossiers.assign_coach(sender, demo.pupil_ids[1], coach)
+    services.dossiers.unassign_coach(sender, demo.pupil_ids[1], coach)
+    services.dossiers.give_consent(sender, demo.pupil_ids[0], {"given_by": "parent"})
+    bundle = orjson.loads(
+        orjson.dumps(services.transfers.export(sender, demo.pupil_ids[0], "OTHER"))
+    )
+    services.transfers.import_bundle(receiver, bundle)
+
+    decode, kinds = decoder(services.dossiers), set()
+    for stored in every_stored_event(services):
+        fast = decode(stored)
+        assert fast == library_way(services, stored), stored.topic
+        kinds.add(fast.type)
+    expected = {"Opened", "ExperienceRecorded", "ConversationHeld", "PhaseRecorded",
+                "InsightRecorded", "ActionPlanned", "ActionCompleted", "EntryCorrected",
+                "EntryRetracted", "EnrolmentChanged", "CoachAssigned", "CoachUnassigned", "ConsentGiven",
+                "DossierExported", "TransferReceived"}  # fmt: skip
+    assert expected <= kinds, expected - kinds
+
+
+def test_a_value_without_a_plain_form_is_decoded_the_library_way(services):
+    load_demo(services)
+    stored = every_stored_event(services)[1]
+    state = orjson.loads(stored.state)
+    state["amount"] = {"_type_": "decimal_str", "_data_": "1.50"}
+    odd = StoredEvent(
+        originator_id=stored.originator_id,
+        originator_version=stored.originator_version,
+        topic=stored.topic,
+        state=orjson.dumps(state),
+    )
+    decoded = decoder(services.dossiers)(odd)
+    assert decoded == library_way(services, odd)
+    assert str(decoded.fields["amount"]) == "1.50"
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "2026-11-26T06:05:17.561483+00:00",
+        "2026-11-26T06:05:17+00:00",
+        "2026-11-26T07:05:17.5+01:00",
+    ],
+)
+def test_a_stored_timestamp_is_stamped_as_the_moment_itself(stored):
+    assert stamp_stored(stored) == stamp(datetime.fromisoformat(stored))
