@@ -256,7 +256,9 @@ class Follower:
         return len(notifications)
 
     def _apply(self, notifications: Sequence[Any], one_by_one: bool) -> None:
-        with self.store.transaction(write=True) as tx:
+        # Read models can be derived again from the log, so their commits need not wait
+        # for the disk (the events' commits do): see ReadStore.transaction.
+        with self.store.transaction(write=True, durable=False) as tx:
             positions = self._lock(tx)
             barred = self._barred(tx)
             for notification in notifications:

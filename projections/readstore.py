@@ -54,9 +54,13 @@ class ReadStore:
         self.postgres = isinstance(self.datastore, PostgresDatastore)
 
     @contextmanager
-    def transaction(self, *, write: bool = False) -> Iterator[Tx]:
+    def transaction(self, *, write: bool = False, durable: bool = True) -> Iterator[Tx]:
+        """A transaction; a write one that is not `durable` commits without waiting for
+        the disk. That suits what can be derived again: after a power cut such a commit
+        may be lost, never half-kept, and the read models re-apply it from the log (whose
+        events were committed durably before any read model saw them)."""
         if write and not self.postgres:
-            with self._immediate() as tx:
+            with self._immediate(durable) as tx:
                 yield tx
             return
         with self.datastore.transaction(commit=write) as cursor:
@@ -65,26 +69,35 @@ class ReadStore:
                 # One snapshot for every statement, as SQLite's read transactions have:
                 # a read must not see a version from one commit and rows from a later one.
                 tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            elif self.postgres and not durable:
+                tx.execute("SET LOCAL synchronous_commit TO OFF")
             yield tx
 
     @contextmanager
-    def _immediate(self) -> Iterator[Tx]:
+    def _immediate(self, durable: bool) -> Iterator[Tx]:
         """An SQLite write transaction that takes the write lock at BEGIN.
 
         The library's plain BEGIN starts as a reader; a transaction whose first statement
         only reads (CREATE TABLE IF NOT EXISTS on an existing table, a SELECT) then fails
         at once with "database is locked" when it tries to write after another process
         has committed. BEGIN IMMEDIATE waits for the lock instead, up to the lock timeout.
+        The connection is the events' too, so it goes back to the pool synchronous=FULL.
         """
         with self.datastore.get_connection(commit=True) as connection:
             cursor = connection.cursor()
-            cursor.execute("BEGIN IMMEDIATE")
+            if not durable:
+                cursor.execute("PRAGMA synchronous=NORMAL")
             try:
-                yield Tx(cursor, postgres=False)
-            except BaseException:
-                connection.rollback()
-                raise
-            connection.commit()
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    yield Tx(cursor, postgres=False)
+                except BaseException:
+                    connection.rollback()
+                    raise
+                connection.commit()
+            finally:
+                if not durable:
+                    cursor.execute("PRAGMA synchronous=FULL")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self.transaction() as tx:

@@ -84,3 +84,14 @@ def test_a_value_without_a_plain_form_is_decoded_the_library_way(services):
 )
 def test_a_stored_timestamp_is_stamped_as_the_moment_itself(stored):
     assert stamp_stored(stored) == stamp(datetime.fromisoformat(stored))
+
+
+def test_read_model_commits_leave_the_event_store_connections_durable(services):
+    """Read models commit without waiting for the disk; the events, on the same pooled
+    connections, must still be committed synchronous=FULL (2)."""
+    load_demo(services)
+    services.follower.rebuild()
+    with services.reads.datastore.get_connection(commit=True) as connection:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA synchronous")
+        assert cursor.fetchone()[0] == 2
