@@ -6,11 +6,14 @@
 
 SQLite runs in WAL mode (the library forces it) with `synchronous=FULL`, which the
 library leaves at NORMAL: only FULL makes an acknowledged commit survive power loss.
-Each application gets its own events table, named after it as on PostgreSQL.
+Each application gets its own events table, named after it as on PostgreSQL. Writers
+of all processes queue on a lock file beside the database (`<file>.writers`).
 """
 
+import fcntl
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from eventsourcing.persistence import AggregateRecorder, ApplicationRecorder
@@ -27,10 +30,45 @@ LOCK_TIMEOUT_SECONDS = "10"
 
 
 class DurableSQLiteConnectionPool(SQLiteConnectionPool):
+    """The library's pool, with durable commits and a writers' queue shared by processes.
+
+    SQLite lets one connection write at a time. Within a process the library queues
+    writers; between processes SQLite's own wait polls, sleeping 1, 2, 5, 10 … ms between
+    tries, which leaves the file idle while writers sleep (two server processes wrote
+    ~1,100 events/s together, little more than one). So a writer also takes an exclusive
+    `flock` on a file beside the database: the kernel wakes the next waiter the moment
+    it is released (~1,400 events/s), and releases it if its process dies.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._writers = open(f"{self.db_name}.writers", "ab")  # noqa: SIM115 (lives with the pool)
+
     def _create_connection(self) -> SQLiteConnection:
         connection = super()._create_connection()
         connection._sqlite_conn.execute("PRAGMA synchronous=FULL")
         return connection
+
+    def get_connection(
+        self, timeout: float | None = None, *, is_writer: bool | None = None
+    ) -> SQLiteConnection:
+        connection = super().get_connection(timeout, is_writer=is_writer)
+        if is_writer:
+            try:
+                fcntl.flock(self._writers, fcntl.LOCK_EX)
+            except BaseException:
+                super().put_connection(connection)
+                raise
+        return connection
+
+    def put_connection(self, conn: SQLiteConnection) -> None:
+        if conn.is_writer:
+            fcntl.flock(self._writers, fcntl.LOCK_UN)
+        super().put_connection(conn)
+
+    def close(self) -> None:
+        super().close()
+        self._writers.close()
 
 
 class DurableSQLiteFactory(SQLiteFactory):
