@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -21,6 +21,7 @@ from eventsourcing.utils import get_topic
 from dossier.access import Actor, check_may_manage_users
 from dossier.errors import AccountError, InvalidValue, NotAuthenticated, UnknownAccount
 from dossier.keys import check_public_key, fingerprint, new_private_key, public_key_of
+from dossier.replay import replay
 from dossier.vocabulary import ROLES
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://loopbaandossier.nl/accounts")
@@ -110,6 +111,10 @@ class UserSummary:
 
 class Accounts(Application[UUID]):
     name = "accounts"
+    # Every request looks its user up. Cached users are still brought up to date from the
+    # log on each lookup (the library's fast-forward), so a revocation by another process
+    # counts at once; the cache only saves rebuilding the user from its events each time.
+    env: ClassVar = {"AGGREGATE_CACHE_MAXSIZE": "1000"}
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)
@@ -209,7 +214,7 @@ class Accounts(Application[UUID]):
         return found
 
     def revoke_user(self, user_id: UUID, reason: str = "revoked") -> None:
-        user = self._find(User, user_id)
+        user = self._find(User, user_id, to_change=True)
         if user is None:
             raise UnknownAccount(f"no user {user_id}")
         user.revoke(reason)
@@ -243,9 +248,13 @@ class Accounts(Application[UUID]):
             users.append(UserSummary(user.id, user.name, user.role, user.school, user.revoked))
         return users
 
-    def _find(self, kind: type[Aggregate], aggregate_id: UUID) -> Any:
+    def _find(self, kind: type[Aggregate], aggregate_id: UUID, *, to_change: bool = False) -> Any:
+        """The aggregate, or None. Only one `to_change` is a copy of the cached one: a
+        lookup on every request need not copy a user it only reads."""
         try:
-            found = self.repository.get(aggregate_id)
+            found = self.repository.get(
+                aggregate_id, projector_func=replay, deepcopy_from_cache=to_change
+            )
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, kind) else None

@@ -27,6 +27,7 @@ from dossier.access import (
 from dossier.domain import Dossier
 from dossier.errors import DossierNotFound, InvalidValue, VersionConflict
 from dossier.plain import event_data, event_type
+from dossier.replay import replay
 from dossier.transcoding import DateAsISO
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class PupilSummary:
 class Dossiers(Application[UUID]):
     name = "dossiers"
     snapshotting_intervals: ClassVar = {Dossier: 100}
+    snapshotting_projectors: ClassVar = {Dossier: replay}
     env: ClassVar = {"AGGREGATE_CACHE_MAXSIZE": "1000"}
 
     def __init__(
@@ -225,7 +227,7 @@ class Dossiers(Application[UUID]):
         """The dossier aggregate, once scope is checked. Callers read its plain attributes."""
         check_may_use_dossiers(actor)
         try:
-            dossier: Dossier = self.repository.get(pupil_id)
+            dossier: Dossier = self.repository.get(pupil_id, projector_func=replay)
         except AggregateNotFoundError:
             raise DossierNotFound(f"no pupil {pupil_id}") from None
         check_in_scope(actor, dossier.school, dossier.coaches, pupil_id)
