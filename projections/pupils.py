@@ -1,5 +1,6 @@
 """Read model `pupils`: the list of a school's pupils, with their current enrolment."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from projections.readstore import Row, Tx
@@ -41,6 +42,9 @@ class Pupils:
         tx.execute("DROP TABLE IF EXISTS pupil_coaches")
         tx.execute("DROP TABLE IF EXISTS pupils")
         tx.execute("DROP TABLE IF EXISTS pupil_enrolments")
+
+    def prepare(self, events: Sequence[Recorded]) -> None:
+        """Nothing to do before the lock: every step here reads or writes the tables."""
 
     def apply(self, tx: Tx, event: Recorded, position: int) -> None:
         pupil_id, kind, values = event.pupil_id, event.type, event.fields

@@ -7,8 +7,10 @@ then (`as_of`); folding all of them gives it as it is now. Lexicon mentions in s
 phase notes are found once, here, so reads never lemmatise.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -17,6 +19,7 @@ from dossier.application import SCHOOL_TIMEZONE
 from dossier.errors import InvalidValue
 from dossier.vocabulary import school_year_start
 from projections.fold import forget_folds
+from projections.follower import REBUILD_BATCH
 from projections.labels import default_lexicon
 from projections.readstore import Tx
 from projections.recorded import Recorded
@@ -38,6 +41,7 @@ REVISIONS = {
 }
 METADATA = frozenset({"entry_id", "actor"})
 OPENED_ENROLMENT = frozenset({"school", "school_year", "sector", "grade"})
+Mentions = tuple[tuple[str, str, str], ...]  # (label, kind, sentence)
 
 
 def stamp(moment: datetime) -> str:
@@ -60,12 +64,17 @@ def dumps(data: Any) -> str:
     return orjson.dumps(data).decode()
 
 
-def mentions(text: str | None) -> list[list[str]]:
+def mentions(text: str | None) -> Mentions:
     """Lexicon qualities, motives and interests named in a text, with their sentence."""
-    if not text:
-        return []
+    return _mentions(text) if text else ()
+
+
+# Found by `Timeline.prepare` before the write lock is taken, used by `apply` under it:
+# remembered for a batch's worth of texts (a rebuild's batch is 5,000 events).
+@lru_cache(maxsize=2 * REBUILD_BATCH)
+def _mentions(text: str) -> Mentions:
     found = default_lexicon().find_in_text(text)
-    return [[entry.label, entry.kind, sentence] for entry, sentence in found]
+    return tuple((entry.label, entry.kind, sentence) for entry, sentence in found)
 
 
 class Timeline:
@@ -94,6 +103,17 @@ class Timeline:
         forget_folds()
         tx.execute("DROP TABLE IF EXISTS timeline_entries")
         tx.execute("DROP TABLE IF EXISTS timeline_revisions")
+
+    def prepare(self, events: Sequence[Recorded]) -> None:
+        """Find the mentions in the batch's texts before the write lock is taken: they
+        take most of the time an event costs, and writers wait while the lock is held."""
+        for event in events:
+            values = event.fields
+            for text in (values.get("story"), values.get("notes")):
+                mentions(text)
+            changes = values.get("changes") or {}
+            for text in (changes.get("story"), changes.get("notes")):
+                mentions(text if isinstance(text, str) else None)
 
     def apply(self, tx: Tx, event: Recorded, position: int) -> None:
         kind, values = event.type, event.fields

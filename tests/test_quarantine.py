@@ -29,6 +29,15 @@ class TimelineWithABug(Timeline):
         super().apply(tx, event, position)
 
 
+class TimelineWhosePreparationBreaks(TimelineWithABug):
+    """A bug met before the write lock (where mentions are found) is met again under it."""
+
+    def prepare(self, events: Any) -> None:
+        if any(event.fields.get("title") == POISON for event in events):
+            raise ValueError("this story breaks finding mentions")
+        super().prepare(events)
+
+
 class PupilsWithAnSqlBug(Pupils):
     """SQLite reports this as an OperationalError, like a lock; it is still a bug."""
 
@@ -99,6 +108,21 @@ def test_one_unreadable_event_quarantines_its_pupil_and_no_one_else(db_url):
         assert "breaks the timeline" in stuck.error
 
         services.follower.rebuild()  # one batch holding every event, the bad one amid them
+        assert titles(client, headers, daan) == ["Kapsalon"]
+        assert client.get(f"/api/v1/pupils/{sanne}/timeline", headers=headers).status_code == 503
+        assert [q.pupil_id for q in services.follower.quarantined()] == [sanne]
+    finally:
+        services.close()
+
+
+def test_a_batch_that_cannot_be_prepared_still_reaches_everyone_else(db_url):
+    services, client, headers = open_school(db_url, TimelineWhosePreparationBreaks())
+    try:
+        sanne, daan = new_pupil(client, headers, "Sanne"), new_pupil(client, headers, "Daan")
+        record(client, headers, sanne, POISON)
+        record(client, headers, daan, "Kapsalon")
+        services.follower.rebuild()  # one batch: the bad event and Daan's together
+
         assert titles(client, headers, daan) == ["Kapsalon"]
         assert client.get(f"/api/v1/pupils/{sanne}/timeline", headers=headers).status_code == 503
         assert [q.pupil_id for q in services.follower.quarantined()] == [sanne]
