@@ -47,6 +47,7 @@ def open_services(
     create_tables: bool = True,
     today: Callable[[], date] = school_today,
     background: bool = False,
+    followed_elsewhere: bool = False,
     models: Sequence[ReadModel] | None = None,
 ) -> Services:
     """Build the services on `db` (else `DOSSIER_DB`, else the embedded SQLite file).
@@ -54,14 +55,19 @@ def open_services(
     Tables are created only when asked: `dossier serve` creates them once, before any
     worker starts, because PostgreSQL fails when processes create tables at once.
     With `background`, read models catch up in a thread of their own after saves
-    (the server's mode); otherwise right after each save, before the call returns.
+    (the one-process server's mode); with `followed_elsewhere`, saves leave that to a
+    follower process (`dossier projections follow`); otherwise they catch up right after
+    each save, before the call returns. Reads always catch up first.
     `models` replaces the read models (the pupil list and timeline), e.g. in tests.
     """
     env = library_env(db)
     accounts = Accounts(env=env)
     dossiers = Dossiers(env=env, today=today, is_coach=accounts.is_coach)
     follower = Follower(dossiers, models if models is not None else [Pupils(), Timeline()])
-    dossiers.on_saved = follower.nudge if background else follower.catch_up
+    if followed_elsewhere:
+        dossiers.on_saved = None
+    else:
+        dossiers.on_saved = follower.nudge if background else follower.catch_up
     access_log = AccessLog(follower.store)
     services = Services(dossiers, accounts, follower, access_log, Transfers(dossiers, accounts))
     if create_tables:

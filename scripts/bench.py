@@ -5,6 +5,7 @@ PostgreSQL, prints a table and checks the targets (on SQLite) as ratios measured
 """
 
 import json
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -56,8 +57,9 @@ def run_backend(db: str, floor_env: dict[str, str], profile: dict[str, Any]) -> 
         )
         step("HTTP appends")
         found["http"] = measure.http_appends(
-            db, token, [str(p) for p in pupils], profile["per_client"]
+            db, token, [str(p) for p in pupils], profile["per_client"], profile["workers"]
         )
+        found["http"]["workers"] = profile["workers"]
         found["reads"], pupil = read_scaling(db, services, actor, profile, step)
         step("export and import")
         found["transfer"] = measure.transfer(services, pupil)
@@ -196,6 +198,7 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], float]]] = [
     ("raw INSERT, 5,000 rows/txn (rows/s)", lambda f: f["raw_insert_per_s"]),
     ("raw SELECT, 500 rows/query (rows/s)", lambda f: f["raw_select_per_s"]),
     ("service appends (events/s)", lambda f: f["service_append_per_s"]),
+    ("HTTP server processes (dossier serve --workers)", lambda f: f["http"]["workers"]),
     ("HTTP appends (requests/s)", lambda f: f["http"]["requests_per_s"]),
     ("HTTP append p50 (ms)", lambda f: f["http"]["p50"]),
     ("HTTP append p95 (ms)", lambda f: f["http"]["p95"]),
@@ -229,9 +232,18 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], float]]] = [
 @click.option("--backend", type=click.Choice(["both", "sqlite", "postgres"]), default="both")
 @click.option("--postgres", "postgres_url", default=DEFAULT_POSTGRES, show_default=True,
               help="A database the benchmark may empty.")  # fmt: skip
-def main(quick: bool, json_path: Path | None, backend: str, postgres_url: str) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="one per core",
+    help="Server processes for the HTTP appends.",
+)
+def main(
+    quick: bool, json_path: Path | None, backend: str, postgres_url: str, workers: int
+) -> None:
     """Measure the service against the raw floors and print the ratios."""
-    profile = PROFILES["quick" if quick else "full"]
+    profile = {**PROFILES["quick" if quick else "full"], "workers": workers}
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="dossier-bench-") as work:
         if backend in ("both", "sqlite"):

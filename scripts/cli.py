@@ -5,6 +5,7 @@ Every command honours `DOSSIER_DB` (or `--db`): unset means the embedded SQLite 
 
 import getpass
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -140,24 +141,35 @@ def user_revoke(ctx: click.Context, user_id: UUID) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=int,
+    help="Threads of the one server process (with --workers 1).",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Server processes; more than one uses gunicorn (about one per core).",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
-    """Serve the API with waitress (a production WSGI server)."""
+def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int) -> None:
+    """Serve the API: one process with waitress, or several with gunicorn."""
+    from scripts.server import serve_threads, serve_workers
+
+    announce(host, port)
+    if workers > 1:
+        serve_workers(ctx.obj, host, port, workers)
+        return
     with opened(ctx, background=True) as services:
-        run_server(services, host, port, threads)
+        serve_threads(services, host, port, threads)
 
 
-def run_server(services: Services, host: str, port: int, threads: int) -> None:
-    import waitress
-
-    from api.app import create_app
-    from projections.labels import default_lexicon
-
-    app = create_app(services=services)
-    default_lexicon()  # load the lemmatiser now, not during the first request
+def announce(host: str, port: int) -> None:
     click.echo(f"Serving on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="loopbaandossier")
 
 
 @main.command()
@@ -178,7 +190,10 @@ def demo(ctx: click.Context, then_serve: bool, port: int) -> None:
         else:
             click.echo(describe_demo(info, port))
         if then_serve:
-            run_server(services, "127.0.0.1", port, 8)
+            from scripts.server import serve_threads
+
+            announce("127.0.0.1", port)
+            serve_threads(services, "127.0.0.1", port, 8)
 
 
 def describe_demo(info: Any, port: int) -> str:
@@ -267,7 +282,7 @@ def _read(path: str) -> Any:
 
 @main.group()
 def projections() -> None:
-    """Read models: status and rebuild."""
+    """Read models: status, rebuild and follow."""
 
 
 @projections.command("status")
@@ -301,6 +316,20 @@ def projections_rebuild(ctx: click.Context, name: str | None) -> None:
                 [name] if name else [], on_progress=updater(progress, task)
             )
     click.echo(f"Rebuilt {name or 'all read models'} from {done} events.")
+
+
+@projections.command("follow")
+@click.option("--parent-pid", type=int, default=None, hidden=True,
+              help="Stop when this process (the one that started the follower) ends.")  # fmt: skip
+@click.pass_context
+def projections_follow(ctx: click.Context, parent_pid: int | None) -> None:
+    """Keep the read models caught up until stopped: one such process serves any number
+    of API processes (`dossier serve --workers N` starts one itself)."""
+    from projections.labels import default_lexicon
+
+    default_lexicon()  # loaded now, not while holding the write lock in the first catch-up
+    with opened(ctx) as services:
+        services.follower.follow(lambda: parent_pid is None or os.getppid() == parent_pid)
 
 
 def updater(progress: Progress, task: Any) -> Callable[[int, int], None]:

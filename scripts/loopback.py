@@ -49,11 +49,12 @@ def _decoded(body: bytes, headers: Any) -> Any:
 
 
 @contextmanager
-def running_server(db: str) -> Iterator[str]:
+def running_server(db: str, workers: int = 1) -> Iterator[str]:
     """`dossier serve` on a free port of the loopback; yields its base URL."""
     port = free_port()
     env = {**os.environ, "DOSSIER_DB": db}
-    process = subprocess.Popen([*DOSSIER, "serve", "--port", str(port)], env=env)
+    command = [*DOSSIER, "serve", "--port", str(port), "--workers", str(workers)]
+    process = subprocess.Popen(command, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):

@@ -92,19 +92,26 @@ def experience(rng: random.Random) -> dict[str, Any]:
     }
 
 
-def http_appends(db: str, token: str, pupils: list[str], per_client: int) -> dict[str, float]:
-    """Concurrent clients POSTing experiences to `dossier serve` (waitress) on loopback,
-    each over one kept-alive connection, as a browser or integration would."""
-    with running_server(db) as base:
+def http_appends(
+    db: str, token: str, pupils: list[str], per_client: int, workers: int
+) -> dict[str, float]:
+    """Concurrent clients POSTing experiences to `dossier serve --workers N` on loopback.
+    Each client keeps its connection open as long as the server does (a browser or an
+    integration would): waitress keeps it; gunicorn's sync workers close it after each
+    answer, so the client connects again, and that cost is measured too."""
+    with running_server(db, workers) as base:
         port = int(base.rsplit(":", 1)[1])
 
         def client(pupil: str) -> list[float]:
             rng, connection = random.Random(pupil), http.client.HTTPConnection("127.0.0.1", port)
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             path = f"/api/v1/pupils/{pupil}/experiences"
+            # Made beforehand: the clients share the server's machine, so the less CPU
+            # they take while measuring, the more the server gets.
+            bodies = iter([json.dumps(experience(rng)) for _ in range(per_client + 1)])
 
             def post() -> None:
-                connection.request("POST", path, json.dumps(experience(rng)), headers)
+                connection.request("POST", path, next(bodies), headers)
                 response = connection.getresponse()
                 if response.status != 201:
                     raise RuntimeError(f"benchmark write refused: {response.read()!r}")

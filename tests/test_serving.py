@@ -1,0 +1,102 @@
+"""`dossier serve --workers N`: several server processes and one read-model follower."""
+
+import os
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from projections.runtime import open_services
+from scripts.loopback import DOSSIER, call, free_port, running_server
+
+PUPIL = {"name": "Sanne", "sector": "vmbo", "grade": 3, "school_year": "2024-2025"}
+EXPERIENCE = {
+    "kind": "stage",
+    "title": "Stagedag bij de garage",
+    "occurred_on": "2025-03-01",
+    "story": "Ik hielp de monteur en werkte goed samen.",
+    "emotion": "positive",
+}
+WRITES = 15
+
+
+def counsellor_token(db: str) -> str:
+    services = open_services(db)
+    try:
+        services.accounts.add_school("SCH1", "Het Loopbaan College")
+        return services.accounts.add_user("SCH1", "counsellor", "Decaan")[1]
+    finally:
+        services.close()
+
+
+def lag(db: str) -> int:
+    """How far the slowest read model is behind the log, without catching up."""
+    services = open_services(db)
+    try:
+        return max(status.lag for status in services.follower.status())
+    finally:
+        services.close()
+
+
+def test_several_server_processes_keep_every_write_and_show_it(db_url):
+    token = counsellor_token(db_url)
+    with running_server(db_url, workers=2) as base:
+        pupils = [call(base, "POST", "/api/v1/pupils", token, PUPIL)[1]["id"] for _ in range(4)]
+
+        def write(pupil: str) -> list[int]:
+            path = f"/api/v1/pupils/{pupil}/experiences"
+            return [call(base, "POST", path, token, EXPERIENCE)[0] for _ in range(WRITES)]
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            statuses = [s for found in pool.map(write, pupils) for s in found]
+        assert statuses == [201] * (4 * WRITES)
+        for pupil in pupils:
+            status, page = call(base, "GET", f"/api/v1/pupils/{pupil}/timeline?limit=100", token)
+            assert status == 200
+            assert [e["type"] for e in page["items"]].count("experience") == WRITES
+
+
+def test_the_follower_process_keeps_read_models_caught_up_without_any_read(db_url):
+    token = counsellor_token(db_url)
+    with running_server(db_url, workers=2) as base:
+        pupil = call(base, "POST", "/api/v1/pupils", token, PUPIL)[1]["id"]
+        for _ in range(5):
+            assert (
+                call(base, "POST", f"/api/v1/pupils/{pupil}/experiences", token, EXPERIENCE)[0]
+                == 201
+            )
+        deadline = time.monotonic() + 20
+        while lag(db_url) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert lag(db_url) == 0
+
+
+def follower_processes(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"follow" in command and f"{parent}".encode() in command:
+            found.append(int(entry.name))
+    return found
+
+
+def test_the_follower_process_ends_with_the_server_even_when_it_is_killed(tmp_path):
+    db = str(tmp_path / "d.sqlite")
+    env = {**os.environ, "DOSSIER_DB": db}
+    command = [*DOSSIER, "serve", "--port", str(free_port()), "--workers", "2"]
+    server = subprocess.Popen(command, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not follower_processes(server.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert follower_processes(server.pid)
+    finally:
+        server.kill()  # no chance to stop the follower itself: it must notice
+        server.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while follower_processes(server.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert follower_processes(server.pid) == []
