@@ -10,7 +10,6 @@ Each application gets its own events table, named after it as on PostgreSQL. Wri
 of all processes queue on a lock file beside the database (`<file>.writers`).
 """
 
-import fcntl
 import os
 from pathlib import Path
 from typing import Any
@@ -25,24 +24,19 @@ from eventsourcing.sqlite import (
     SQLiteFactory,
 )
 
+from projections.writers import writers_queue
+
 DEFAULT_DB = "dossier.sqlite"
 LOCK_TIMEOUT_SECONDS = "10"
 
 
 class DurableSQLiteConnectionPool(SQLiteConnectionPool):
-    """The library's pool, with durable commits and a writers' queue shared by processes.
-
-    SQLite lets one connection write at a time. Within a process the library queues
-    writers; between processes SQLite's own wait polls, sleeping 1, 2, 5, 10 … ms between
-    tries, which leaves the file idle while writers sleep (two server processes wrote
-    ~1,100 events/s together, little more than one). So a writer also takes an exclusive
-    `flock` on a file beside the database: the kernel wakes the next waiter the moment
-    it is released (~1,400 events/s), and releases it if its process dies.
-    """
+    """The library's pool, with durable commits, and writers that also queue with the
+    other processes' writers (see `projections.writers`)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._writers = open(f"{self.db_name}.writers", "ab")  # noqa: SIM115 (lives with the pool)
+        self._writers = writers_queue(self.db_name)
 
     def _create_connection(self) -> SQLiteConnection:
         connection = super()._create_connection()
@@ -55,7 +49,7 @@ class DurableSQLiteConnectionPool(SQLiteConnectionPool):
         connection = super().get_connection(timeout, is_writer=is_writer)
         if is_writer:
             try:
-                fcntl.flock(self._writers, fcntl.LOCK_EX)
+                self._writers.acquire(float(self.lock_timeout or LOCK_TIMEOUT_SECONDS))
             except BaseException:
                 super().put_connection(connection)
                 raise
@@ -63,12 +57,8 @@ class DurableSQLiteConnectionPool(SQLiteConnectionPool):
 
     def put_connection(self, conn: SQLiteConnection) -> None:
         if conn.is_writer:
-            fcntl.flock(self._writers, fcntl.LOCK_UN)
+            self._writers.release()
         super().put_connection(conn)
-
-    def close(self) -> None:
-        super().close()
-        self._writers.close()
 
 
 class DurableSQLiteFactory(SQLiteFactory):
