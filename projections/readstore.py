@@ -5,6 +5,8 @@ backup holds both. SQL here is written with `?` placeholders and translated for
 PostgreSQL; rows come back as mappings on both.
 """
 
+import logging
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -13,6 +15,7 @@ from eventsourcing.application import Application
 from eventsourcing.postgres import PostgresDatastore
 
 Row = Mapping[str, Any]
+log = logging.getLogger(__name__)
 
 
 class Tx:
@@ -97,8 +100,26 @@ class ReadStore:
                 connection.commit()
             finally:
                 if not durable:
-                    cursor.execute("PRAGMA synchronous=FULL")
+                    _make_durable(connection)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self.transaction() as tx:
             return tx.query(sql, params)
+
+
+def _make_durable(connection: Any) -> None:
+    """Set synchronous=FULL again before the pool lends the connection to the events.
+
+    A failed commit (a full disk, an I/O error) may leave the transaction open, where the
+    setting cannot change: it is rolled back first. A connection that still cannot be
+    reset is closed, so the pool replaces it rather than lend it out half-durable; the
+    original error, not this one, is what the caller sees.
+    """
+    raw = connection._sqlite_conn
+    try:
+        if raw.in_transaction:
+            raw.rollback()
+        raw.execute("PRAGMA synchronous=FULL")
+    except sqlite3.Error:
+        log.warning("a read-model connection could not be made durable again; closing it")
+        connection.close()
