@@ -39,6 +39,7 @@ BATCH = 500  # notifications per transaction while following the log
 # A rebuild holds the lock anyway: bigger batches mean fewer commits, each waiting for the disk.
 REBUILD_BATCH = 5000
 FOLLOW_DELAY = 0.05  # seconds
+MAX_FOLLOW_PAUSE = 60.0  # seconds, after failures in a row
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 # SQLite's primary result codes that are about the database, not the statement: busy,
@@ -142,13 +143,18 @@ class Follower:
         """Catch up every `poll` seconds while `keep_going()`: the loop of a follower
         process of its own (`dossier projections follow`), for server processes that leave
         following to it. The pause gathers the writes of a while into one transaction (the
-        writers share SQLite's one write lock with it). A failure is logged and retried."""
+        writers share SQLite's one write lock with it). A failure is logged and retried,
+        waiting longer after each failure in a row (up to a minute), so a lasting one
+        (a full disk) does not fill the log."""
+        failures = 0
         while keep_going():
             try:
                 self.catch_up()
+                failures = 0
             except Exception:
-                log.exception("read models could not catch up; retrying")
-            time.sleep(poll)
+                failures += 1
+                log.exception("read models could not catch up (failure %d in a row)", failures)
+            time.sleep(min(poll * 2**failures, MAX_FOLLOW_PAUSE))
 
     def create_tables(self) -> None:
         """Create the read models' tables; one whose `version` changed is rebuilt from the log

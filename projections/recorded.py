@@ -10,7 +10,7 @@ library's way, then made plain).
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -34,6 +34,8 @@ class Recorded:
     version: int
     timestamp: str  # when it was recorded, ISO 8601 as the library stores it (UTC)
     fields: dict[str, Any]  # the event's own attributes
+    # What a read model's `prepare` worked out for it before the write lock, per model.
+    prepared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def moment(self) -> datetime:

@@ -10,7 +10,6 @@ phase notes are found once, here, so reads never lemmatise.
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -19,7 +18,6 @@ from dossier.application import SCHOOL_TIMEZONE
 from dossier.errors import InvalidValue
 from dossier.vocabulary import school_year_start
 from projections.fold import forget_folds
-from projections.follower import REBUILD_BATCH
 from projections.labels import default_lexicon
 from projections.readstore import Tx
 from projections.recorded import Recorded
@@ -66,13 +64,8 @@ def dumps(data: Any) -> str:
 
 def mentions(text: str | None) -> Mentions:
     """Lexicon qualities, motives and interests named in a text, with their sentence."""
-    return _mentions(text) if text else ()
-
-
-# Found by `Timeline.prepare` before the write lock is taken, used by `apply` under it:
-# remembered for a batch's worth of texts (a rebuild's batch is 5,000 events).
-@lru_cache(maxsize=2 * REBUILD_BATCH)
-def _mentions(text: str) -> Mentions:
+    if not text:
+        return ()
     found = default_lexicon().find_in_text(text)
     return tuple((entry.label, entry.kind, sentence) for entry, sentence in found)
 
@@ -108,12 +101,16 @@ class Timeline:
         """Find the mentions in the batch's texts before the write lock is taken: they
         take most of the time an event costs, and writers wait while the lock is held."""
         for event in events:
-            values = event.fields
-            for text in (values.get("story"), values.get("notes")):
-                mentions(text)
-            changes = values.get("changes") or {}
-            for text in (changes.get("story"), changes.get("notes")):
-                mentions(text if isinstance(text, str) else None)
+            values, changes = event.fields, event.fields.get("changes") or {}
+            texts = [values.get(f) for f in TEXT_FIELDS.values()]
+            texts += [changes.get(f) for f in TEXT_FIELDS.values()]
+            found = {t: mentions(t) for t in texts if isinstance(t, str) and t}
+            event.prepared[self.name] = found
+
+    def _mentions(self, event: Recorded, text: str | None) -> Mentions:
+        """The text's mentions as `prepare` found them, else found now."""
+        found = event.prepared.get(self.name, {})
+        return found[text] if text in found else mentions(text)
 
     def apply(self, tx: Tx, event: Recorded, position: int) -> None:
         kind, values = event.type, event.fields
@@ -155,7 +152,7 @@ class Timeline:
         self, tx: Tx, event: Recorded, entry_type: str, entry_id: str, data: dict[str, Any]
     ) -> None:
         if entry_type in TEXT_FIELDS:
-            data["mentions"] = mentions(data.get(TEXT_FIELDS[entry_type]))
+            data["mentions"] = self._mentions(event, data.get(TEXT_FIELDS[entry_type]))
         pending, pupil = self._pending(tx), event.pupil_id
         day = self._day(tx, pending, entry_type, data, event)
         pending.types[pupil, entry_id], pending.days[pupil, entry_id] = entry_type, day
@@ -181,7 +178,7 @@ class Timeline:
         pending = self._pending(tx)
         field = TEXT_FIELDS.get(pending.lookup(tx, "type", event.pupil_id, entry_id) or "")
         if field and field in changes:
-            changes["mentions"] = mentions(changes[field])
+            changes["mentions"] = self._mentions(event, changes[field])
         pending.revisions.append(
             (
                 event.pupil_id,

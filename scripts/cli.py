@@ -3,6 +3,7 @@
 Every command honours `DOSSIER_DB` (or `--db`): unset means the embedded SQLite file.
 """
 
+import contextlib
 import getpass
 import json
 import os
@@ -328,7 +329,7 @@ def projections_follow(ctx: click.Context, parent_pid: int | None) -> None:
     from projections.labels import default_lexicon
 
     default_lexicon()  # loaded now, not while holding the write lock in the first catch-up
-    with opened(ctx) as services:
+    with opened(ctx) as services, contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: just stop
         services.follower.follow(lambda: parent_pid is None or os.getppid() == parent_pid)
 
 

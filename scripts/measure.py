@@ -140,7 +140,7 @@ def _post_request(pupil: str, token: str, values: dict[str, Any]) -> bytes:
 def _exchange(port: int, request: bytes) -> bytes:
     """Send a request on a new connection and read the answer until the server closes."""
     answer = bytearray()
-    with socket.create_connection(("127.0.0.1", port)) as connection:
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as connection:
         connection.sendall(request)
         while chunk := connection.recv(65536):
             answer += chunk

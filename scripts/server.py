@@ -51,7 +51,11 @@ def serve_workers(db: str | None, host: str, port: int, workers: int) -> None:
         _Workers(db, {"bind": f"{host}:{port}", "workers": workers}).run()
     finally:
         follower.terminate()
-        follower.wait(timeout=30)
+        try:
+            follower.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            follower.kill()
+            follower.wait()
 
 
 def _start_follower(db: str | None) -> subprocess.Popen[bytes]:

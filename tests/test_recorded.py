@@ -45,6 +45,8 @@ def test_every_kind_of_stored_event_decodes_as_the_library_does(services):
         orjson.dumps(services.transfers.export(sender, demo.pupil_ids[0], "OTHER"))
     )
     services.transfers.import_bundle(receiver, bundle)
+    consent = services.dossiers.give_consent(sender, demo.pupil_ids[1], {"given_by": "parent"})
+    services.dossiers.withdraw_consent(sender, demo.pupil_ids[1], consent.id, "verhuisd")
 
     decode, kinds = decoder(services.dossiers), set()
     for stored in every_stored_event(services):
@@ -53,7 +55,7 @@ def test_every_kind_of_stored_event_decodes_as_the_library_does(services):
         kinds.add(fast.type)
     expected = {"Opened", "ExperienceRecorded", "ConversationHeld", "PhaseRecorded",
                 "InsightRecorded", "ActionPlanned", "ActionCompleted", "EntryCorrected",
-                "EntryRetracted", "EnrolmentChanged", "CoachAssigned", "CoachUnassigned", "ConsentGiven",
+                "EntryRetracted", "EnrolmentChanged", "CoachAssigned", "CoachUnassigned", "ConsentGiven", "ConsentWithdrawn",
                 "DossierExported", "TransferReceived"}  # fmt: skip
     assert expected <= kinds, expected - kinds
 
