@@ -10,15 +10,19 @@ Sync workers expect a buffering proxy (nginx, Caddy) in front when clients are s
 One more process keeps the read models caught up for all workers.
 """
 
+import logging
 import os
 import subprocess
 import sys
+import threading
 from typing import Any
 
 from projections.labels import default_lexicon
 from projections.runtime import Services, open_services
 
 WORKER_TIMEOUT_SECONDS = 60
+WATCH_SECONDS = 1.0
+log = logging.getLogger(__name__)
 
 
 def serve_threads(services: Services, host: str, port: int, threads: int) -> None:
@@ -46,22 +50,45 @@ def serve_workers(db: str | None, host: str, port: int, workers: int) -> None:
         services.follower.catch_up()
     finally:
         services.close()
-    follower = _start_follower(db)
+    follower = FollowerProcess(db)
     try:
         _Workers(db, {"bind": f"{host}:{port}", "workers": workers}).run()
     finally:
-        follower.terminate()
+        follower.stop()
+
+
+class FollowerProcess:
+    """The `dossier projections follow` process of `serve --workers`, started again
+    whenever it ends (killed for memory, say), checked every second by a thread of the
+    serving process. Without it reads stay correct, catching up themselves, but slower."""
+
+    def __init__(self, db: str | None) -> None:
+        self.db = db
+        self.process = self._start()
+        self._stopping = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="follower-watch", daemon=True)
+        self._watcher.start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        env = {**os.environ, **({"DOSSIER_DB": self.db} if self.db else {})}
+        command = [sys.executable, "-m", "scripts.cli", "projections", "follow"]
+        return subprocess.Popen([*command, "--parent-pid", str(os.getpid())], env=env)
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(WATCH_SECONDS):
+            if self.process.poll() is not None and not self._stopping.is_set():
+                log.warning("the read-model follower process ended; starting it again")
+                self.process = self._start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._watcher.join(timeout=5)
+        self.process.terminate()
         try:
-            follower.wait(timeout=30)
+            self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            follower.kill()
-            follower.wait()
-
-
-def _start_follower(db: str | None) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **({"DOSSIER_DB": db} if db else {})}
-    command = [sys.executable, "-m", "scripts.cli", "projections", "follow"]
-    return subprocess.Popen([*command, "--parent-pid", str(os.getpid())], env=env)
+            self.process.kill()
+            self.process.wait()
 
 
 class _Workers:

@@ -1,6 +1,7 @@
 """`dossier serve --workers N`: several server processes and one read-model follower."""
 
 import os
+import signal
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -100,3 +101,25 @@ def test_the_follower_process_ends_with_the_server_even_when_it_is_killed(tmp_pa
     while follower_processes(server.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert follower_processes(server.pid) == []
+
+
+def test_a_follower_process_that_dies_is_started_again(tmp_path):
+    db = str(tmp_path / "d.sqlite")
+    env = {**os.environ, "DOSSIER_DB": db}
+    command = [*DOSSIER, "serve", "--port", str(free_port()), "--workers", "2"]
+    server = subprocess.Popen(command, env=env)
+    try:
+        first = wait_for(lambda: follower_processes(server.pid))
+        os.kill(first[0], signal.SIGKILL)
+        again = wait_for(lambda: [p for p in follower_processes(server.pid) if p not in first])
+        assert again
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def wait_for(found, seconds: float = 30):
+    deadline = time.monotonic() + seconds
+    while not (result := found()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return result
