@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.application import AggregateNotFoundError, project_aggregate
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
@@ -21,6 +21,7 @@ from dossier.access import Actor, check_role
 from dossier.application import Dossiers
 from dossier.domain import Dossier
 from dossier.errors import VersionConflict
+from dossier.replay import replay
 from dossier.transfer import BundleRefused, Checked, Signer, build, check, digest
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://loopbaandossier.nl/transfers")
@@ -118,7 +119,7 @@ def _rebuild(pupil_id: UUID, event: dict[str, Any]) -> Any:
 
 def _replay(events: list[Any]) -> Dossier:
     try:
-        dossier = project_aggregate(None, events)
+        dossier = replay(None, events)
     except (KeyError, TypeError, ValueError, AttributeError):
         raise BundleRefused("the events do not make a valid dossier") from None
     if not isinstance(dossier, Dossier):

@@ -288,9 +288,10 @@ class Follower:
                 events.append(self.decode(notification))
             except Exception:
                 events.append(None)
+        ready = [e for e in events if e is not None]
         for model in self.models.values():
             try:
-                model.prepare([e for e in events if e is not None])
+                model.prepare(ready)
             except Exception:
                 log.warning("read model %s could not prepare a batch", model.name, exc_info=True)
         return events
@@ -304,7 +305,7 @@ class Follower:
             positions = self._lock(tx)
             barred = self._barred(tx)
             for notification, decoded in zip(notifications, events, strict=True):
-                pupil = str(notification.originator_id)
+                pupil = decoded.pupil_id if decoded else str(notification.originator_id)
                 behind = [
                     m
                     for n, m in self.models.items()

@@ -52,7 +52,7 @@ def serve_workers(db: str | None, host: str, port: int, workers: int) -> None:
         services.close()
     follower = FollowerProcess(db)
     try:
-        _Workers(db, {"bind": f"{host}:{port}", "workers": workers}).run()
+        _run_workers(db, {"bind": f"{host}:{port}", "workers": workers})
     finally:
         follower.stop()
 
@@ -91,38 +91,33 @@ class FollowerProcess:
             self.process.wait()
 
 
-class _Workers:
-    """gunicorn's application interface, each worker opening its own services after fork."""
+def _run_workers(db: str | None, options: dict[str, Any]) -> None:
+    """Run gunicorn's master with `options`; each worker opens its own services after fork."""
+    from gunicorn.app.base import BaseApplication
 
-    def __init__(self, db: str | None, options: dict[str, Any]) -> None:
-        from gunicorn.app.base import BaseApplication
+    class Workers(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            settings = {
+                "worker_class": "sync",
+                "timeout": WORKER_TIMEOUT_SECONDS,
+                # A runtime control socket in the home directory is not needed, and
+                # would be shared by every server started by the same user.
+                "control_socket_disable": True,
+                "worker_exit": _close_services,
+                **options,
+            }
+            for key, value in settings.items():
+                self.cfg.set(key, value)
 
-        class Application(BaseApplication):  # type: ignore[misc]
-            def load_config(self) -> None:
-                settings = {
-                    "worker_class": "sync",
-                    "timeout": WORKER_TIMEOUT_SECONDS,
-                    # A runtime control socket in the home directory is not needed, and
-                    # would be shared by every server started by the same user.
-                    "control_socket_disable": True,
-                    "worker_exit": _close_services,
-                    **options,
-                }
-                for key, value in settings.items():
-                    self.cfg.set(key, value)
+        def load(self) -> Any:
+            from api.app import create_app
 
-            def load(self) -> Any:
-                from api.app import create_app
+            services = open_services(db, create_tables=False, followed_elsewhere=True)
+            app = create_app(services=services)
+            default_lexicon()
+            return app
 
-                services = open_services(db, create_tables=False, followed_elsewhere=True)
-                app = create_app(services=services)
-                default_lexicon()
-                return app
-
-        self.application = Application()
-
-    def run(self) -> None:
-        self.application.run()
+    Workers().run()
 
 
 def _close_services(server: Any, worker: Any) -> None:

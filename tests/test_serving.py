@@ -4,7 +4,9 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from projections.runtime import open_services
@@ -66,9 +68,7 @@ def test_the_follower_process_keeps_read_models_caught_up_without_any_read(db_ur
                 call(base, "POST", f"/api/v1/pupils/{pupil}/experiences", token, EXPERIENCE)[0]
                 == 201
             )
-        deadline = time.monotonic() + 20
-        while lag(db_url) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: lag(db_url) == 0, seconds=20)
         assert lag(db_url) == 0
 
 
@@ -84,41 +84,40 @@ def follower_processes(parent: int) -> list[int]:
     return found
 
 
-def test_the_follower_process_ends_with_the_server_even_when_it_is_killed(tmp_path):
-    db = str(tmp_path / "d.sqlite")
-    env = {**os.environ, "DOSSIER_DB": db}
+@contextmanager
+def serving_with_workers(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`dossier serve --workers 2` on its own SQLite file; stopped afterwards if still running."""
+    env = {**os.environ, "DOSSIER_DB": str(tmp_path / "d.sqlite")}
     command = [*DOSSIER, "serve", "--port", str(free_port()), "--workers", "2"]
     server = subprocess.Popen(command, env=env)
     try:
-        deadline = time.monotonic() + 30
-        while not follower_processes(server.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert follower_processes(server.pid)
+        yield server
     finally:
-        server.kill()  # no chance to stop the follower itself: it must notice
+        if server.poll() is None:
+            server.terminate()
         server.wait(timeout=30)
-    deadline = time.monotonic() + 10
-    while follower_processes(server.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
+
+
+def test_the_follower_process_ends_with_the_server_even_when_it_is_killed(tmp_path):
+    with serving_with_workers(tmp_path) as server:
+        try:
+            assert wait_for(lambda: follower_processes(server.pid))
+        finally:
+            server.kill()  # no chance to stop the follower itself: it must notice
+    wait_for(lambda: not follower_processes(server.pid), seconds=10)
     assert follower_processes(server.pid) == []
 
 
 def test_a_follower_process_that_dies_is_started_again(tmp_path):
-    db = str(tmp_path / "d.sqlite")
-    env = {**os.environ, "DOSSIER_DB": db}
-    command = [*DOSSIER, "serve", "--port", str(free_port()), "--workers", "2"]
-    server = subprocess.Popen(command, env=env)
-    try:
+    with serving_with_workers(tmp_path) as server:
         first = wait_for(lambda: follower_processes(server.pid))
         os.kill(first[0], signal.SIGKILL)
         again = wait_for(lambda: [p for p in follower_processes(server.pid) if p not in first])
         assert again
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def wait_for(found, seconds: float = 30):
+    """Poll `found()` until it gives something truthy or time runs out; its last answer."""
     deadline = time.monotonic() + seconds
     while not (result := found()) and time.monotonic() < deadline:
         time.sleep(0.1)
