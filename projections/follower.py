@@ -20,11 +20,13 @@ quarantined for that read model: its later events are skipped there, its views a
 the read model brings them back.
 """
 
+import gc
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,12 +34,15 @@ import psycopg
 from eventsourcing import persistence
 from eventsourcing.application import Application
 
+from projections.helpers import Helpers, default_count
 from projections.readstore import ReadStore, Tx
 from projections.recorded import Recorded, decoder
 
 BATCH = 500  # notifications per transaction while following the log
 # A rebuild holds the lock anyway: bigger batches mean fewer commits, each waiting for the disk.
 REBUILD_BATCH = 5000
+# A catch-up at least this far behind is shared with helper processes (projections.helpers).
+HELPED_FROM = 4 * REBUILD_BATCH
 FOLLOW_DELAY = 0.05  # seconds
 MAX_FOLLOW_PAUSE = 60.0  # seconds, after failures in a row
 log = logging.getLogger(__name__)
@@ -45,6 +50,20 @@ Progress = Callable[[int, int], None]
 # SQLite's primary result codes that are about the database, not the statement: busy,
 # locked, out of memory, read-only, interrupted, I/O error, full, cannot open, protocol.
 SQLITE_INFRASTRUCTURE = frozenset({5, 6, 7, 8, 9, 10, 13, 14, 15})
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Cyclic garbage collection paused for a long catch-up. It makes millions of values
+    without cycles, which reference counting frees at once, while each collection also
+    walked the process's long-lived objects (the lemma caches): a tenth of a rebuild."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def is_infrastructure(error: BaseException) -> bool:
@@ -101,9 +120,26 @@ class Quarantine:
     error: str
 
 
+class PositionsMoved(Exception):
+    """A batch no longer starts where the read models stand: another process reset them
+    (a rebuild) after the batch was read. It is read again from the new positions."""
+
+
 class Follower:
-    def __init__(self, app: Application[Any], models: Sequence[ReadModel]) -> None:
+    def __init__(
+        self,
+        app: Application[Any],
+        models: Sequence[ReadModel],
+        *,
+        helpers: int | None = None,
+        helped_from: int = HELPED_FROM,
+    ) -> None:
+        """`helpers`: processes preparing batches ahead in a catch-up at least `helped_from`
+        notifications behind (default: one per core but one)."""
         self.app = app
+        self.helpers = helpers if helpers is not None else default_count()
+        self.helped_from = helped_from
+        self.helped_by = 0  # helper processes of the last long catch-up (or rebuild)
         self.models = {model.name: model for model in models}
         self.store = ReadStore(app)
         self.decode = decoder(app)
@@ -217,14 +253,66 @@ class Follower:
         This runs on every read and after every save, so when nothing is new it costs
         two small queries: the log's head and the lowest position.
         """
-        head, applied = self.head(), 0
+        head = self.head()
+        if head - self._lowest_position() < self.helped_from:
+            return self._catch_up_alone(head, batch, on_progress)
+        self.helped_by = 0
+        with gc_paused():
+            helped = self._catch_up_helped(head, batch, on_progress)
+            return self._catch_up_alone(head, batch, on_progress, helped)
+
+    def _catch_up_alone(
+        self, head: int, batch: int, on_progress: Progress | None, applied: int = 0
+    ) -> int:
+        """Read, prepare and apply batch after batch in this process, up to `head`; returns
+        `applied` plus how many notifications it applied."""
         while (start := self._lowest_position()) < head:
-            count = self._apply_batch(start, batch)
+            try:
+                count = self._apply_batch(start, batch)
+            except PositionsMoved:
+                continue
             if count == 0:
                 break
             applied += count
             if on_progress:
                 on_progress(applied, head)
+        return applied
+
+    def _catch_up_helped(self, head: int, batch: int, on_progress: Progress | None) -> int:
+        """Apply the log up to `head` in id ranges of `batch` that helper processes read
+        and prepare ahead, as many ranges ahead as there are helpers. Returns how many
+        notifications were applied; the caller finishes whatever is left (after a range a
+        helper could not prepare, when positions moved, or without helpers at all)."""
+        team = Helpers.start(self.app.env, self._prepare, self.helpers)
+        if team is None:
+            return 0
+        self.helped_by = team.count
+        applied, start = 0, self._lowest_position()
+        ranges = [(after, min(after + batch, head)) for after in range(start, head, batch)]
+        # Two ranges per helper: one it prepares while its answer to the other waits to
+        # be read, so that no helper idles while this process applies.
+        ahead = 2 * team.count
+        try:
+            for after, upto in ranges[:ahead]:
+                team.ask(after, upto)
+            for number, (after, upto) in enumerate(ranges):
+                answer = team.receive()
+                if number + ahead < len(ranges):
+                    team.ask(*ranges[number + ahead])
+                if answer is None:
+                    return applied  # the plain loop takes it from here
+                positions, events = answer
+                self._apply(positions, events, one_by_one=False, after=after, upto=upto)
+                applied += len(positions)
+                if on_progress:
+                    on_progress(applied, head)
+        except Exception as error:  # a helper lost, positions moved, a read model's bug
+            if is_infrastructure(error):
+                raise
+            log.warning("a helped catch-up stopped; the rest is applied without helpers",
+                        exc_info=True)  # fmt: skip
+        finally:
+            team.close()
         return applied
 
     def _lowest_position(self) -> int:
@@ -236,8 +324,14 @@ class Follower:
         )
         return int(rows[0]["low"] or 0)
 
-    def rebuild(self, names: Sequence[str] = (), on_progress: Progress | None = None) -> int:
-        """Throw read models away and replay the whole log into them."""
+    def rebuild(
+        self,
+        names: Sequence[str] = (),
+        on_progress: Progress | None = None,
+        batch: int = REBUILD_BATCH,
+    ) -> int:
+        """Throw read models away and replay the whole log into them, `batch`
+        notifications per transaction."""
         chosen = [self.models[n] for n in names] if names else list(self.models.values())
         with self.store.transaction(write=True) as tx:
             self._lock(tx)
@@ -248,7 +342,7 @@ class Follower:
                     "UPDATE projection_positions SET position = 0 WHERE name = ?", (model.name,)
                 )
                 tx.execute("DELETE FROM projection_quarantine WHERE name = ?", (model.name,))
-        return self.catch_up(on_progress, REBUILD_BATCH)
+        return self.catch_up(on_progress, batch)
 
     def _lock(self, tx: Tx) -> dict[str, int]:
         """Take the position rows (first statement: SQLite's write lock, PostgreSQL's row locks)."""
@@ -270,12 +364,12 @@ class Follower:
             return 0
         events = self._prepare(notifications)
         try:
-            self._apply(notifications, events, one_by_one=False)
+            self._apply(notifications, events, one_by_one=False, after=start)
         except Exception as error:
-            if is_infrastructure(error):
+            if is_infrastructure(error) or isinstance(error, PositionsMoved):
                 raise
             log.exception("a batch of events failed to apply; applying it event by event")
-            self._apply(notifications, events, one_by_one=True)
+            self._apply(notifications, events, one_by_one=True, after=start)
         return len(notifications)
 
     def _prepare(self, notifications: Sequence[Any]) -> list[Recorded | None]:
@@ -297,12 +391,21 @@ class Follower:
         return events
 
     def _apply(
-        self, notifications: Sequence[Any], events: Sequence[Recorded | None], one_by_one: bool
+        self,
+        notifications: Sequence[Any],
+        events: Sequence[Recorded | None],
+        one_by_one: bool,
+        after: int,
+        upto: int | None = None,
     ) -> None:
+        """Apply the batch of the notifications `after` < id (<= `upto`, where every id up
+        to it is known to be committed: the positions then move to it, also past a gap)."""
         # Read models can be derived again from the log, so their commits need not wait
         # for the disk (the events' commits do): see ReadStore.transaction.
         with self.store.transaction(write=True, durable=False) as tx:
             positions = self._lock(tx)
+            if min(positions.values(), default=after) < after:
+                raise PositionsMoved(after)
             barred = self._barred(tx)
             for notification, decoded in zip(notifications, events, strict=True):
                 pupil = decoded.pupil_id if decoded else str(notification.originator_id)
@@ -321,7 +424,7 @@ class Follower:
                     model.apply(tx, event, notification.id)
             for model in self.models.values():
                 model.flush(tx)
-            last = notifications[-1].id
+            last = upto if upto is not None else notifications[-1].id
             tx.execute(
                 "UPDATE projection_positions SET position = ? WHERE position < ?", (last, last)
             )

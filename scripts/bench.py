@@ -223,6 +223,7 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], float]]] = [
     ("import of the large dossier (ms)", lambda f: f["transfer"]["import_ms"]),
     ("raw notification log read (events/s)", lambda f: f["rebuild"]["log_read_per_s"]),
     ("projection rebuild (events/s)", lambda f: f["rebuild"]["rebuild_per_s"]),
+    ("rebuild helper processes", lambda f: f["rebuild"].get("helpers", 0)),
 ]
 
 

@@ -311,12 +311,16 @@ def projections_rebuild(ctx: click.Context, name: str | None) -> None:
         if name and name not in services.follower.models:
             known = ", ".join(services.follower.models)
             raise click.ClickException(f"no read model {name}; known: {known}")
-        with Progress(console=console) as progress:
+        # Redrawn on progress only: a refreshing thread would keep the rebuild from
+        # forking its helper processes (projections.helpers).
+        with Progress(console=console, auto_refresh=False) as progress:
             task = progress.add_task("rebuilding", total=services.follower.head() or 1)
             done = services.follower.rebuild(
                 [name] if name else [], on_progress=updater(progress, task)
             )
-    click.echo(f"Rebuilt {name or 'all read models'} from {done} events.")
+        helped = services.follower.helped_by
+    by = f", with {helped} helper process{'es' if helped > 1 else ''}" if helped else ""
+    click.echo(f"Rebuilt {name or 'all read models'} from {done} events{by}.")
 
 
 @projections.command("follow")
@@ -335,7 +339,7 @@ def projections_follow(ctx: click.Context, parent_pid: int | None) -> None:
 
 def updater(progress: Progress, task: Any) -> Callable[[int, int], None]:
     def update(done: int, total: int) -> None:
-        progress.update(task, completed=done, total=total)
+        progress.update(task, completed=done, total=total, refresh=True)
 
     return update
 

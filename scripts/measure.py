@@ -233,7 +233,12 @@ def rebuild(services: Services) -> dict[str, float]:
     started = time.perf_counter()
     applied = services.follower.rebuild()
     rebuild_rate = rate(applied, time.perf_counter() - started)
-    return {"log_read_per_s": log_rate, "rebuild_per_s": rebuild_rate, "events": applied}
+    return {
+        "log_read_per_s": log_rate,
+        "rebuild_per_s": rebuild_rate,
+        "events": applied,
+        "helpers": services.follower.helped_by,
+    }
 
 
 def coach(services: Services) -> tuple[Actor, str]:
