@@ -44,16 +44,39 @@ def writers_queue(db_name: str) -> "WritersQueue":
         return _queues[key]
 
 
+def _reopen_after_fork() -> None:
+    global _queues_lock
+    _queues_lock = threading.Lock()
+    for queue in _queues.values():
+        queue._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reopen_after_fork)
+
+
 def _in_memory(db_name: str) -> bool:
     return ":memory:" in db_name or "mode=memory" in db_name
 
 
 class WritersQueue:
     def __init__(self, lock_path: str | None) -> None:
+        self._path = lock_path
         self._fd = _open(lock_path) if lock_path else None
         self._threads = threading.Lock()  # one thread of this process queues at a time
         self._owner: int | None = None
         self._depth = 0
+
+    def _after_fork(self) -> None:
+        """A forked child must queue on a file description of its own: a `flock` belongs
+        to the open file, so a parent's inherited descriptor would let every worker of
+        `serve --workers` hold the lock at once (they then met in SQLite's sleeping wait
+        again). What the forking thread held is not the child's either."""
+        inherited, self._fd = self._fd, _open(self._path) if self._path else None
+        if inherited is not None:
+            os.close(inherited)
+        self._threads = threading.Lock()
+        self._owner, self._depth = None, 0
 
     def acquire(self, timeout: float) -> None:
         me = threading.get_ident()

@@ -1,9 +1,11 @@
 """Writers of several processes queue on one lock per SQLite file, and never wait forever."""
 
+import multiprocessing
 import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import OperationalError
@@ -61,3 +63,28 @@ def try_to_write(queue, failures):
         queue.release()
     except OperationalError as error:
         failures.append(error)
+
+
+def _write_from_child(db: str, answers: Any) -> None:
+    try:
+        writers_queue(db).acquire(timeout=0.3)
+        answers.put("took the lock")
+    except OperationalError:
+        answers.put("waited")
+
+
+def test_a_forked_worker_queues_behind_its_parent_not_beside_it(tmp_path):
+    """gunicorn forks its workers after the parent opened the database: a lock on the
+    inherited open file would be held by all of them at once."""
+    db = str(tmp_path / "d.sqlite")
+    queue = writers_queue(db)
+    queue.acquire(timeout=1)
+    try:
+        context = multiprocessing.get_context("fork")
+        answers = context.SimpleQueue()
+        child = context.Process(target=_write_from_child, args=(db, answers))
+        child.start()
+        child.join(timeout=10)
+        assert answers.get() == "waited"
+    finally:
+        queue.release()
