@@ -20,6 +20,7 @@ import gc
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -75,18 +76,23 @@ class Helpers:
         if threading.active_count() > 1:
             return None
         context = multiprocessing.get_context("fork")
-        connections, processes = [], []
-        for number in range(count):
-            mine, theirs = context.Pipe()
-            name = f"rebuild-helper-{number}"
-            process = context.Process(
-                target=_serve, args=(theirs, env, prepare), name=name, daemon=True
-            )
-            process.start()
-            theirs.close()
-            connections.append(mine)
-            processes.append(process)
-        return cls(connections, processes)
+        team = cls([], [])
+        try:
+            for number in range(count):
+                mine, theirs = context.Pipe()
+                name = f"rebuild-helper-{number}"
+                process = context.Process(
+                    target=_serve, args=(theirs, env, prepare), name=name, daemon=True
+                )
+                team._connections.append(mine)
+                process.start()
+                theirs.close()
+                team._processes.append(process)
+        except OSError:  # no more processes or pipes allowed: do without
+            log.warning("no rebuild helpers could be started", exc_info=True)
+            team.close()
+            return None
+        return team
 
     @property
     def count(self) -> int:
@@ -126,7 +132,9 @@ class Helpers:
 
 
 def _serve(connection: Connection, env: Any, prepare: Prepare) -> None:
-    """A helper's life: answer ranges until told to stop (None) or the follower is gone."""
+    """A helper's life: answer ranges until told to stop (None) or the follower is gone.
+    Ctrl-C reaches the whole process group; the follower ends its helpers itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.disable()  # a short life making acyclic values: collections would only cost time
     recorder: Any = InfrastructureFactory.construct(env).application_recorder()
     while True:
