@@ -34,15 +34,16 @@ import psycopg
 from eventsourcing import persistence
 from eventsourcing.application import Application
 
-from projections.helpers import Helpers, default_count
+from projections.helpers import Helpers, Recipe, default_count
 from projections.readstore import ReadStore, Tx
 from projections.recorded import Recorded, decoder
 
 BATCH = 500  # notifications per transaction while following the log
 # A rebuild holds the lock anyway: bigger batches mean fewer commits, each waiting for the disk.
 REBUILD_BATCH = 5000
-# A catch-up at least this far behind is shared with helper processes (projections.helpers).
-HELPED_FROM = 4 * REBUILD_BATCH
+# A catch-up at least this far behind is shared with helper processes, where the follower
+# has any (projections.helpers): starting them takes about a second.
+HELPED_FROM = 100_000
 FOLLOW_DELAY = 0.05  # seconds
 MAX_FOLLOW_PAUSE = 60.0  # seconds, after failures in a row
 log = logging.getLogger(__name__)
@@ -122,7 +123,8 @@ class Quarantine:
 
 class PositionsMoved(Exception):
     """A batch no longer starts where the read models stand: another process reset them
-    (a rebuild) after the batch was read. It is read again from the new positions."""
+    (a rebuild) after the batch was read, or, for a helped range, applied it already.
+    The log is read again from the positions as they are."""
 
 
 class Follower:
@@ -131,16 +133,19 @@ class Follower:
         app: Application[Any],
         models: Sequence[ReadModel],
         *,
-        helpers: int | None = None,
+        helpers: int = 0,
         helped_from: int = HELPED_FROM,
     ) -> None:
-        """`helpers`: processes preparing batches ahead in a catch-up at least `helped_from`
-        notifications behind (default: one per core but one)."""
+        """`helpers`: processes that prepare batches ahead in a catch-up at least
+        `helped_from` notifications behind (a rebuild may use them regardless). Only a
+        process meant for long catch-ups has them (the follower process, the CLI):
+        server workers would each start their own."""
         self.app = app
-        self.helpers = helpers if helpers is not None else default_count()
-        self.helped_from = helped_from
-        self.helped_by = 0  # helper processes of the last long catch-up (or rebuild)
         self.models = {model.name: model for model in models}
+        self.helpers = helpers
+        self.helped_from = helped_from
+        self.helped_by = 0  # helper processes of the last long catch-up or rebuild
+        self.helped_events = 0  # of which events came prepared by them
         self.store = ReadStore(app)
         self.decode = decoder(app)
         self._nudged = threading.Event()
@@ -253,12 +258,14 @@ class Follower:
         This runs on every read and after every save, so when nothing is new it costs
         two small queries: the log's head and the lowest position.
         """
+        return self._catch_up(self.helpers, on_progress, batch)
+
+    def _catch_up(self, helpers: int, on_progress: Progress | None, batch: int) -> int:
         head = self.head()
-        if head - self._lowest_position() < self.helped_from:
+        if helpers < 1 or head - self._lowest_position() < self.helped_from:
             return self._catch_up_alone(head, batch, on_progress)
-        self.helped_by = 0
         with gc_paused():
-            helped = self._catch_up_helped(head, batch, on_progress)
+            helped = self._catch_up_helped(head, batch, on_progress, helpers)
             return self._catch_up_alone(head, batch, on_progress, helped)
 
     def _catch_up_alone(
@@ -278,21 +285,25 @@ class Follower:
                 on_progress(applied, head)
         return applied
 
-    def _catch_up_helped(self, head: int, batch: int, on_progress: Progress | None) -> int:
+    def _catch_up_helped(
+        self, head: int, batch: int, on_progress: Progress | None, helpers: int
+    ) -> int:
         """Apply the log up to `head` in id ranges of `batch` that helper processes read
-        and prepare ahead, as many ranges ahead as there are helpers. Returns how many
-        notifications were applied; the caller finishes whatever is left (after a range a
-        helper could not prepare, when positions moved, or without helpers at all)."""
-        team = Helpers.start(self.app.env, self._prepare, self.helpers)
+        and prepare ahead. Returns how many notifications were applied; the caller
+        finishes whatever is left: after a range a helper could not prepare, when another
+        process moved the positions, or when no helper could be started."""
+        self.helped_by = self.helped_events = 0
+        recipe = Recipe(type(self.app), dict(self.app.env), list(self.models.values()))
+        team = Helpers.start(recipe, helpers)
         if team is None:
             return 0
-        self.helped_by = team.count
-        applied, start = 0, self._lowest_position()
-        ranges = [(after, min(after + batch, head)) for after in range(start, head, batch)]
-        # Two ranges per helper: one it prepares while its answer to the other waits to
-        # be read, so that no helper idles while this process applies.
-        ahead = 2 * team.count
+        self.helped_by, applied = team.count, 0
         try:
+            start = self._lowest_position()
+            ranges = [(after, min(after + batch, head)) for after in range(start, head, batch)]
+            # Two ranges per helper: one it prepares while its answer to the other waits to
+            # be read, so that no helper idles while this process applies.
+            ahead = 2 * team.count
             for after, upto in ranges[:ahead]:
                 team.ask(after, upto)
             for number, (after, upto) in enumerate(ranges):
@@ -300,10 +311,11 @@ class Follower:
                 if number + ahead < len(ranges):
                     team.ask(*ranges[number + ahead])
                 if answer is None:
-                    return applied  # the plain loop takes it from here
+                    break  # the plain loop takes it from here
                 positions, events = answer
                 self._apply(positions, events, one_by_one=False, after=after, upto=upto)
                 applied += len(positions)
+                self.helped_events = applied
                 if on_progress:
                     on_progress(applied, head)
         except Exception as error:  # a helper lost, positions moved, a read model's bug
@@ -329,9 +341,11 @@ class Follower:
         names: Sequence[str] = (),
         on_progress: Progress | None = None,
         batch: int = REBUILD_BATCH,
+        helpers: int | None = None,
     ) -> int:
         """Throw read models away and replay the whole log into them, `batch`
-        notifications per transaction."""
+        notifications per transaction, with `helpers` processes preparing batches ahead
+        when the log is long (default: one per core but one; see projections.helpers)."""
         chosen = [self.models[n] for n in names] if names else list(self.models.values())
         with self.store.transaction(write=True) as tx:
             self._lock(tx)
@@ -342,7 +356,7 @@ class Follower:
                     "UPDATE projection_positions SET position = 0 WHERE name = ?", (model.name,)
                 )
                 tx.execute("DELETE FROM projection_quarantine WHERE name = ?", (model.name,))
-        return self.catch_up(on_progress, batch)
+        return self._catch_up(default_count() if helpers is None else helpers, on_progress, batch)
 
     def _lock(self, tx: Tx) -> dict[str, int]:
         """Take the position rows (first statement: SQLite's write lock, PostgreSQL's row locks)."""
@@ -362,7 +376,7 @@ class Follower:
         )
         if not notifications:
             return 0
-        events = self._prepare(notifications)
+        events = self.prepare(notifications)
         try:
             self._apply(notifications, events, one_by_one=False, after=start)
         except Exception as error:
@@ -372,7 +386,7 @@ class Follower:
             self._apply(notifications, events, one_by_one=True, after=start)
         return len(notifications)
 
-    def _prepare(self, notifications: Sequence[Any]) -> list[Recorded | None]:
+    def prepare(self, notifications: Sequence[Any]) -> list[Recorded | None]:
         """Decode the batch and let the models do what needs no database, before the write
         lock is taken, so writers wait less. A failure here is met again under the lock,
         event by event, where it quarantines the pupil; so here it is only logged."""
@@ -398,13 +412,15 @@ class Follower:
         after: int,
         upto: int | None = None,
     ) -> None:
-        """Apply the batch of the notifications `after` < id (<= `upto`, where every id up
-        to it is known to be committed: the positions then move to it, also past a gap)."""
+        """Apply the batch of the notifications `after` < id. With `upto` (a helped range:
+        every id up to it is known to be committed), the positions move to it, also past a
+        gap, and the range is refused unless the lowest position is exactly `after`."""
         # Read models can be derived again from the log, so their commits need not wait
         # for the disk (the events' commits do): see ReadStore.transaction.
         with self.store.transaction(write=True, durable=False) as tx:
             positions = self._lock(tx)
-            if min(positions.values(), default=after) < after:
+            lowest = min(positions.values(), default=after)
+            if lowest < after or (upto is not None and lowest != after):
                 raise PositionsMoved(after)
             barred = self._barred(tx)
             for notification, decoded in zip(notifications, events, strict=True):

@@ -8,11 +8,12 @@ reads a range of the notification log through connections of its own and sends b
 the prepared events; the follower applies them in order, exactly as it applies a batch
 it prepared itself (see `Follower.catch_up`).
 
-Helpers are forked, so they run the very read models and decoder of this process,
-configuration included, with nothing to pickle. Forking is safe only in a process
-running one thread (a child gets a copy of every lock, also those another thread
-held), so `Helpers.start` gives None in any other process, and on systems without
-fork; the follower then prepares every batch itself.
+Helpers are started fresh ("spawn"), not forked: a forked child would inherit this
+process's SQLite state for the file (its locks as SQLite tracks them, the WAL index),
+which SQLite forbids using across a fork, and any lock another thread held. A helper
+builds its own application of the same class and settings, and gets the read models
+pickled, so it prepares exactly as this process would. Starting one takes about a
+second (imports, the lemmatiser), which is why only long catch-ups use them.
 """
 
 import contextlib
@@ -21,20 +22,16 @@ import logging
 import multiprocessing
 import os
 import signal
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from eventsourcing.persistence import InfrastructureFactory
-
 from projections.recorded import Recorded
 
 log = logging.getLogger(__name__)
-# (id, originator id as text, the event's fields) per notification of the range
+# (id, originator id as text, the event's values) per notification of the range
 Prepared = list[tuple[int, str, tuple[Any, ...]]]
-Prepare = Callable[[Sequence[Any]], list[Recorded | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,45 +47,59 @@ class HelperLost(Exception):
 
 
 def default_count() -> int:
-    """`DOSSIER_REBUILD_HELPERS`, else one helper per core but the one this process
-    applies with."""
+    """`DOSSIER_REBUILD_HELPERS`, else one helper per usable core but the one this
+    process applies with."""
     configured = os.environ.get("DOSSIER_REBUILD_HELPERS", "").strip()
+    if configured.isdigit():
+        return int(configured)
     if configured:
-        return max(0, int(configured))
-    return max(0, (os.cpu_count() or 1) - 1)
+        log.warning("DOSSIER_REBUILD_HELPERS=%r is not a number; using the default", configured)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(0, (cores or 1) - 1)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What a helper needs to prepare as the follower would: the application's class
+    and settings (it opens its own connections) and the read models."""
+
+    app_class: type
+    env: Mapping[str, str]
+    models: Sequence[Any]
 
 
 class Helpers:
-    """Forked helper processes, asked in turn for the prepared events of id ranges."""
+    """Helper processes, asked in turn for the prepared events of id ranges."""
 
-    def __init__(self, connections: list[Connection], processes: list[Any]) -> None:
-        self._connections = connections
-        self._processes = processes
+    def __init__(self) -> None:
+        self._connections: list[Connection] = []
+        self._processes: list[Any] = []
         self._asked = 0
         self._answered = 0
 
     @classmethod
-    def start(cls, env: Any, prepare: Prepare, count: int) -> "Helpers | None":
-        """`count` helpers reading the log of the application with settings `env`;
-        None where forking is not safe (see the module's docstring) or `count` is 0."""
-        if count < 1 or "fork" not in multiprocessing.get_all_start_methods():
+    def start(cls, recipe: Recipe, count: int) -> "Helpers | None":
+        """`count` helpers; None when `count` is 0 or none could be started."""
+        if count < 1:
             return None
-        if threading.active_count() > 1:
-            return None
-        context = multiprocessing.get_context("fork")
-        team = cls([], [])
+        context = multiprocessing.get_context("spawn")
+        team = cls()
         try:
             for number in range(count):
                 mine, theirs = context.Pipe()
-                name = f"rebuild-helper-{number}"
-                process = context.Process(
-                    target=_serve, args=(theirs, env, prepare), name=name, daemon=True
-                )
                 team._connections.append(mine)
-                process.start()
-                theirs.close()
+                process = context.Process(
+                    target=_serve,
+                    args=(theirs, recipe),
+                    name=f"rebuild-helper-{number}",
+                    daemon=True,
+                )
+                try:
+                    process.start()
+                finally:
+                    theirs.close()
                 team._processes.append(process)
-        except OSError:  # no more processes or pipes allowed: do without
+        except (OSError, multiprocessing.ProcessError):  # a process or descriptor limit
             log.warning("no rebuild helpers could be started", exc_info=True)
             team.close()
             return None
@@ -110,54 +121,71 @@ class Helpers:
         """The answer to the oldest question not yet answered; None when the helper
         could not prepare every event of it (the caller then does that range itself)."""
         connection = self._connections[self._answered % self.count]
-        self._answered += 1
         try:
             answer: Prepared | None = connection.recv()
         except (EOFError, OSError) as error:
             raise HelperLost(error) from error
+        self._answered += 1
         if answer is None:
             return None
         positions = [Position(number, pupil) for number, pupil, _ in answer]
         return positions, [Recorded(*values) for _, _, values in answer]
 
     def close(self) -> None:
+        """End the helpers. Those with answers nobody will read would wait to send them,
+        so they are ended at once; the others finish when told."""
+        unanswered = self._asked > self._answered
         for connection in self._connections:
             with contextlib.suppress(OSError):  # that helper has ended already
                 connection.send(None)
             connection.close()
         for process in self._processes:
+            if unanswered:
+                process.kill()
             process.join(timeout=10)
             if process.is_alive():
                 process.kill()
+                process.join()
 
 
-def _serve(connection: Connection, env: Any, prepare: Prepare) -> None:
-    """A helper's life: answer ranges until told to stop (None) or the follower is gone.
-    Ctrl-C reaches the whole process group; the follower ends its helpers itself."""
+def _serve(connection: Connection, recipe: Recipe) -> None:
+    """A helper's life: answer ranges until told to stop (None) or the follower is gone
+    (its end of the pipe closes, also when it is killed). Ctrl-C reaches the whole
+    process group; the follower ends its helpers itself."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    gc.disable()  # a short life making acyclic values: collections would only cost time
-    recorder: Any = InfrastructureFactory.construct(env).application_recorder()
-    while True:
-        try:
-            question = connection.recv()
-        except EOFError:
-            return
-        if question is None:
-            return
-        after, upto = question
-        try:
-            answer = _prepared(recorder, prepare, after, upto)
-        except Exception:
-            log.warning("a rebuild helper could not prepare %s..%s", after, upto, exc_info=True)
-            answer = None
-        connection.send(answer)
+    gc.disable()  # a short life making values without cycles: collections only cost time
+    from projections.follower import Follower  # a cycle at import time otherwise
+
+    app = recipe.app_class(env=dict(recipe.env))
+    follower = Follower(app, recipe.models, helpers=0)
+    try:
+        while (question := _next_question(connection)) is not None:
+            try:
+                answer = _prepared(app.recorder, follower, *question)
+            except Exception:
+                log.warning("a rebuild helper could not prepare %s", question, exc_info=True)
+                answer = None
+            try:
+                connection.send(answer)
+            except OSError:
+                return  # the follower is gone
+    finally:
+        app.close()
 
 
-def _prepared(recorder: Any, prepare: Prepare, after: int, upto: int) -> Prepared | None:
+def _next_question(connection: Connection) -> tuple[int, int] | None:
+    try:
+        question: tuple[int, int] | None = connection.recv()
+    except (EOFError, OSError):
+        return None
+    return question
+
+
+def _prepared(recorder: Any, follower: Any, after: int, upto: int) -> Prepared | None:
     notifications = recorder.select_notifications(
         after, upto - after, stop=upto, inclusive_of_start=False
     )
-    events = prepare(notifications)
+    events = follower.prepare(notifications)
     if any(event is None for event in events):
         return None  # an event that does not decode: the follower meets it itself
     return [

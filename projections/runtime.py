@@ -49,6 +49,7 @@ def open_services(
     background: bool = False,
     followed_elsewhere: bool = False,
     models: Sequence[ReadModel] | None = None,
+    helpers: int = 0,
 ) -> Services:
     """Build the services on `db` (else `DOSSIER_DB`, else the embedded SQLite file).
 
@@ -59,11 +60,14 @@ def open_services(
     follower process (`dossier projections follow`); otherwise they catch up right after
     each save, before the call returns. Reads always catch up first.
     `models` replaces the read models (the pupil list and timeline), e.g. in tests.
+    `helpers`: processes that prepare batches ahead when catching up far behind; for a
+    process whose job is following (a rebuild always may use them).
     """
     env = library_env(db)
     accounts = Accounts(env=env)
     dossiers = Dossiers(env=env, today=today, is_coach=accounts.is_coach)
-    follower = Follower(dossiers, models if models is not None else [Pupils(), Timeline()])
+    chosen = models if models is not None else [Pupils(), Timeline()]
+    follower = Follower(dossiers, chosen, helpers=helpers)
     if followed_elsewhere:
         dossiers.on_saved = None
     else:

@@ -22,6 +22,7 @@ from rich.table import Table
 from dossier.access import Actor
 from dossier.errors import DomainError, InvalidValue
 from dossier.vocabulary import ROLES
+from projections.helpers import default_count
 from projections.runtime import Services, open_services
 
 console = Console()
@@ -36,9 +37,9 @@ def main(ctx: click.Context, db: str | None) -> None:
 
 
 @contextmanager
-def opened(ctx: click.Context, *, background: bool = False) -> Iterator[Services]:
+def opened(ctx: click.Context, *, background: bool = False, helpers: int = 0) -> Iterator[Services]:
     """Open the services, turning domain errors into a message and exit code 1."""
-    services = open_services(ctx.obj, background=background)
+    services = open_services(ctx.obj, background=background, helpers=helpers)
     try:
         yield services
     except DomainError as error:
@@ -311,9 +312,7 @@ def projections_rebuild(ctx: click.Context, name: str | None) -> None:
         if name and name not in services.follower.models:
             known = ", ".join(services.follower.models)
             raise click.ClickException(f"no read model {name}; known: {known}")
-        # Redrawn on progress only: a refreshing thread would keep the rebuild from
-        # forking its helper processes (projections.helpers).
-        with Progress(console=console, auto_refresh=False) as progress:
+        with Progress(console=console) as progress:
             task = progress.add_task("rebuilding", total=services.follower.head() or 1)
             done = services.follower.rebuild(
                 [name] if name else [], on_progress=updater(progress, task)
@@ -333,13 +332,15 @@ def projections_follow(ctx: click.Context, parent_pid: int | None) -> None:
     from projections.labels import default_lexicon
 
     default_lexicon()  # loaded now, not while holding the write lock in the first catch-up
-    with opened(ctx) as services, contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: just stop
+    # Far behind (after an upgrade's rebuild, say), it shares the work with helpers.
+    following = opened(ctx, helpers=default_count())
+    with following as services, contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: just stop
         services.follower.follow(lambda: parent_pid is None or os.getppid() == parent_pid)
 
 
 def updater(progress: Progress, task: Any) -> Callable[[int, int], None]:
     def update(done: int, total: int) -> None:
-        progress.update(task, completed=done, total=total, refresh=True)
+        progress.update(task, completed=done, total=total)
 
     return update
 

@@ -17,6 +17,7 @@ import sys
 import threading
 from typing import Any
 
+from projections.helpers import default_count
 from projections.labels import default_lexicon
 from projections.runtime import Services, open_services
 
@@ -45,7 +46,7 @@ def serve_workers(db: str | None, host: str, port: int, workers: int) -> None:
     process (a read still catches up first, so it sees every write before it), which
     keeps that work off the processes answering requests.
     """
-    services = open_services(db)
+    services = open_services(db, helpers=default_count())
     try:
         services.follower.catch_up()
     finally:

@@ -1,15 +1,13 @@
-"""A long catch-up (a rebuild) shares its work with helper processes and gives exactly
-what one process gives, also when a helper fails or dies.
-
-Helpers are forked only from a process running one thread, so these tests run on
-SQLite: the PostgreSQL driver's pool runs threads of its own.
-"""
+"""A rebuild shares its work with helper processes and gives exactly what one process
+gives: also when a helper dies, when an event cannot be decoded or applied, and when
+another process resets the read models half-way."""
 
 import os
-import threading
 from typing import Any
+from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from projections.pupils import Pupils
 from projections.runtime import Services, open_services
@@ -18,7 +16,7 @@ from scripts.demo import load_demo
 from scripts.measure import fill
 from tests.test_quarantine import (
     POISON,
-    TimelineWhosePreparationBreaks,
+    TimelineWithABug,
     new_pupil,
     open_school,
     record,
@@ -31,6 +29,7 @@ TABLES = {
     "pupils": "pupil_id",
     "pupil_enrolments": "pupil_id, entry_id",
     "pupil_coaches": "pupil_id, coach_id",
+    "projection_quarantine": "name, pupil_id",
 }
 BATCH = 150  # small ranges, so a few thousand events make many of them
 
@@ -42,89 +41,121 @@ def read_models(services: Services) -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
-def school_with_history(db: str) -> Services:
-    """The demo school (corrections, retractions, completed actions) and filler pupils."""
-    services = open_services(db)
-    load_demo(services)
-    fill(services, 2_000, seed=5)
-    return services
-
-
-def rebuilt(services: Services, helpers: int) -> dict[str, list[tuple[Any, ...]]]:
-    services.follower.helpers, services.follower.helped_from = helpers, 1
-    services.follower.rebuild(batch=BATCH)
+def rebuilt(services: Services, helpers: int, **options: Any) -> dict[str, Any]:
+    services.follower.helped_from = 1
+    services.follower.rebuild(batch=BATCH, helpers=helpers, **options)
     return read_models(services)
 
 
 @pytest.fixture
-def school(tmp_path: Any) -> Any:
-    opened = school_with_history(str(tmp_path / "school.sqlite"))
-    yield opened
-    opened.close()
+def school(db_url: str) -> Any:
+    """The demo school (corrections, retractions, completed actions) and filler pupils."""
+    services = open_services(db_url)
+    load_demo(services)
+    fill(services, 2_000, seed=5)
+    yield services
+    services.close()
 
 
 def test_a_rebuild_with_helper_processes_equals_one_without(school):
     kept = read_models(school)
     assert rebuilt(school, helpers=0) == kept
-    assert school.follower.helped_by == 0
+    assert school.follower.helped_events == 0
 
     assert rebuilt(school, helpers=2) == kept
     assert school.follower.helped_by == 2
+    assert school.follower.helped_events == school.follower.head()  # every range came helped
     assert school.follower.status()[0].lag == 0
+
+
+def test_a_rebuild_reset_by_another_process_half_way_is_read_again_from_the_start(school, db_url):
+    kept = read_models(school)
+    elsewhere = open_services(db_url)
+    resets: list[int] = []
+
+    def another_rebuild_begins(done: int, head: int) -> None:
+        if not resets:  # after the first range: drop and reset, as a rebuild's first step
+            resets.append(done)
+            with elsewhere.reads.transaction(write=True) as tx:
+                for model in elsewhere.follower.models.values():
+                    model.drop(tx)
+                    model.create(tx)
+                tx.execute("UPDATE projection_positions SET position = 0")
+
+    try:
+        assert rebuilt(school, helpers=1, on_progress=another_rebuild_begins) == kept
+        assert resets == [BATCH]
+        assert 0 < school.follower.helped_events < school.follower.head()
+    finally:
+        elsewhere.close()
 
 
 class TimelineThatKillsItsHelper(Timeline):
     """Stands for a helper that ends half-way (killed, out of memory)."""
 
     def __init__(self) -> None:
-        self.home, self.batches = os.getpid(), 0
+        self.home, self.prepared_in_helper = os.getpid(), 0
 
     def prepare(self, events: Any) -> None:
-        self.batches += 1
-        if os.getpid() != self.home and self.batches > 3:
-            os._exit(1)
+        if os.getpid() != self.home:
+            self.prepared_in_helper += 1
+            if self.prepared_in_helper > 3:
+                os._exit(1)
         super().prepare(events)
 
 
-def test_a_rebuild_whose_helper_dies_is_finished_without_it(school, tmp_path):
-    kept = read_models(school)
+def test_a_rebuild_whose_helper_dies_is_finished_without_it(tmp_path):
     db = str(tmp_path / "school.sqlite")
+    services = open_services(db)
+    load_demo(services)
+    fill(services, 2_000, seed=5)
+    kept = read_models(services)
+    services.close()
     dying = open_services(db, models=[Pupils(), TimelineThatKillsItsHelper()])
     try:
         assert rebuilt(dying, helpers=1) == kept
-        assert dying.follower.helped_by == 1
+        assert 0 < dying.follower.helped_events < dying.follower.head()
     finally:
         dying.close()
 
 
-def test_an_event_a_helper_cannot_prepare_quarantines_only_its_pupil(tmp_path):
+def test_an_event_no_process_can_decode_quarantines_only_its_pupil(tmp_path):
     db = str(tmp_path / "school.sqlite")
-    services, client, headers = open_school(db, TimelineWhosePreparationBreaks())
+    services = open_services(db)
+    try:
+        fill(services, 1_000, seed=5)
+        lost = uuid4()  # an event of a class this release no longer has
+        services.dossiers.recorder.insert_events(
+            [StoredEvent(lost, 1, "dossier.domain:Dossier.Withdrawn", b"{}")]
+        )
+        fill(services, 1_000, seed=6)
+        kept = rebuilt(services, helpers=0)
+        assert {(q.name, q.pupil_id) for q in services.follower.quarantined()} == {
+            ("pupils", str(lost)),
+            ("timeline", str(lost)),
+        }
+
+        assert rebuilt(services, helpers=1) == kept
+        assert 0 < services.follower.helped_events < services.follower.head()
+    finally:
+        services.close()
+
+
+def test_an_event_a_read_model_cannot_apply_quarantines_only_its_pupil(tmp_path):
+    db = str(tmp_path / "school.sqlite")
+    services, client, headers = open_school(db, TimelineWithABug())
     try:
         sanne, daan = new_pupil(client, headers, "Sanne"), new_pupil(client, headers, "Daan")
         for title in ("Bakkerij", POISON, "Garage"):
             record(client, headers, sanne, title)
             record(client, headers, daan, title.replace(POISON, "Kapsalon"))
-        services.follower.helpers, services.follower.helped_from = 1, 1
+        services.follower.helped_from = 1
 
-        services.follower.rebuild(batch=3)
+        services.follower.rebuild(batch=3, helpers=1)
 
-        assert services.follower.helped_by == 1
+        assert services.follower.helped_events > 0
         assert [q.pupil_id for q in services.follower.quarantined()] == [sanne]
         assert titles(client, headers, daan) == ["Bakkerij", "Kapsalon", "Garage"]
         assert client.get(f"/api/v1/pupils/{sanne}/timeline", headers=headers).status_code == 503
     finally:
         services.close()
-
-
-def test_helpers_are_not_forked_from_a_process_running_other_threads(school):
-    kept = read_models(school)
-    waiting = threading.Event()
-    other = threading.Thread(target=waiting.wait)
-    other.start()
-    try:
-        assert rebuilt(school, helpers=2) == kept
-        assert school.follower.helped_by == 0
-    finally:
-        waiting.set()
-        other.join()

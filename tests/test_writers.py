@@ -85,6 +85,7 @@ def test_a_forked_worker_queues_behind_its_parent_not_beside_it(tmp_path):
         child = context.Process(target=_write_from_child, args=(db, answers))
         child.start()
         child.join(timeout=10)
+        assert child.exitcode == 0  # it answered (and did not hang or crash)
         assert answers.get() == "waited"
     finally:
         queue.release()
