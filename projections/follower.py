@@ -122,9 +122,10 @@ class Quarantine:
 
 
 class PositionsMoved(Exception):
-    """A batch no longer starts where the read models stand: another process reset them
-    (a rebuild) after the batch was read, or, for a helped range, applied it already.
-    The log is read again from the positions as they are."""
+    """A batch starts beyond where a read model stands: another process reset it (a
+    rebuild) after the batch was read. The log is read again from the positions as they
+    are. (A batch another process applied already is harmless: each model skips the
+    events it has.)"""
 
 
 class Follower:
@@ -137,8 +138,8 @@ class Follower:
         helped_from: int = HELPED_FROM,
     ) -> None:
         """`helpers`: processes that prepare batches ahead in a catch-up at least
-        `helped_from` notifications behind (a rebuild may use them regardless). Only a
-        process meant for long catch-ups has them (the follower process, the CLI):
+        `helped_from` notifications behind (`rebuild` has its own default). Only a process
+        meant for long catch-ups has them (the follower process, serve's first catch-up):
         server workers would each start their own."""
         self.app = app
         self.models = {model.name: model for model in models}
@@ -252,15 +253,19 @@ class Follower:
         rows = self.store.query("SELECT * FROM projection_quarantine ORDER BY position")
         return [Quarantine(r["name"], r["pupil_id"], r["position"], r["error"]) for r in rows]
 
-    def catch_up(self, on_progress: Progress | None = None, batch: int = BATCH) -> int:
-        """Apply every new event; returns how many notifications were applied.
+    def catch_up(
+        self, on_progress: Progress | None = None, batch: int = BATCH, helpers: int | None = None
+    ) -> int:
+        """Apply every new event; returns how many notifications were applied. `helpers`
+        replaces the follower's own number of helper processes for this catch-up.
 
         This runs on every read and after every save, so when nothing is new it costs
         two small queries: the log's head and the lowest position.
         """
-        return self._catch_up(self.helpers, on_progress, batch)
+        return self._catch_up(self.helpers if helpers is None else helpers, on_progress, batch)
 
     def _catch_up(self, helpers: int, on_progress: Progress | None, batch: int) -> int:
+        self.helped_by = self.helped_events = 0
         head = self.head()
         if helpers < 1 or head - self._lowest_position() < self.helped_from:
             return self._catch_up_alone(head, batch, on_progress)
@@ -292,7 +297,6 @@ class Follower:
         and prepare ahead. Returns how many notifications were applied; the caller
         finishes whatever is left: after a range a helper could not prepare, when another
         process moved the positions, or when no helper could be started."""
-        self.helped_by = self.helped_events = 0
         recipe = Recipe(type(self.app), dict(self.app.env), list(self.models.values()))
         team = Helpers.start(recipe, helpers)
         if team is None:
@@ -412,15 +416,14 @@ class Follower:
         after: int,
         upto: int | None = None,
     ) -> None:
-        """Apply the batch of the notifications `after` < id. With `upto` (a helped range:
-        every id up to it is known to be committed), the positions move to it, also past a
-        gap, and the range is refused unless the lowest position is exactly `after`."""
+        """Apply the batch of the notifications `after` < id, refused when a position lies
+        below `after`. With `upto` (a helped range: every id up to it is known to be
+        committed), the positions move to it, also past a gap."""
         # Read models can be derived again from the log, so their commits need not wait
         # for the disk (the events' commits do): see ReadStore.transaction.
         with self.store.transaction(write=True, durable=False) as tx:
             positions = self._lock(tx)
-            lowest = min(positions.values(), default=after)
-            if lowest < after or (upto is not None and lowest != after):
+            if min(positions.values(), default=after) < after:
                 raise PositionsMoved(after)
             barred = self._barred(tx)
             for notification, decoded in zip(notifications, events, strict=True):

@@ -46,16 +46,20 @@ class HelperLost(Exception):
     """A helper ended or its pipe broke; the follower carries on without helpers."""
 
 
+MOST_HELPERS = 8  # past this the follower's own applying is the limit (docs/performance.md)
+
+
 def default_count() -> int:
     """`DOSSIER_REBUILD_HELPERS`, else one helper per usable core but the one this
-    process applies with."""
+    process applies with, at most MOST_HELPERS."""
     configured = os.environ.get("DOSSIER_REBUILD_HELPERS", "").strip()
-    if configured.isdigit():
-        return int(configured)
     if configured:
-        log.warning("DOSSIER_REBUILD_HELPERS=%r is not a number; using the default", configured)
+        try:
+            return max(0, int(configured))
+        except ValueError:
+            log.warning("DOSSIER_REBUILD_HELPERS=%r is not a number; using the default", configured)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(0, (cores or 1) - 1)
+    return min(MOST_HELPERS, max(0, (cores or 1) - 1))
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,17 @@ class Recipe:
     app_class: type
     env: Mapping[str, str]
     models: Sequence[Any]
+
+    def helper_env(self) -> dict[str, str]:
+        """The settings, with one PostgreSQL connection: a helper reads on one, and
+        helpers must not take the connections the server needs."""
+        env = dict(self.env)
+        for key in list(env):
+            if key.endswith("POSTGRES_POOL_SIZE"):
+                env[key] = "1"
+            elif key.endswith("POSTGRES_MAX_OVERFLOW"):
+                env[key] = "0"
+        return {**env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "0"}
 
 
 class Helpers:
@@ -99,8 +114,8 @@ class Helpers:
                 finally:
                     theirs.close()
                 team._processes.append(process)
-        except (OSError, multiprocessing.ProcessError):  # a process or descriptor limit
-            log.warning("no rebuild helpers could be started", exc_info=True)
+        except Exception:  # a process limit, read models that cannot be pickled, …
+            log.warning("no rebuild helpers could be started; rebuilding alone", exc_info=True)
             team.close()
             return None
         return team
@@ -156,7 +171,7 @@ def _serve(connection: Connection, recipe: Recipe) -> None:
     gc.disable()  # a short life making values without cycles: collections only cost time
     from projections.follower import Follower  # a cycle at import time otherwise
 
-    app = recipe.app_class(env=dict(recipe.env))
+    app = recipe.app_class(env=recipe.helper_env())
     follower = Follower(app, recipe.models, helpers=0)
     try:
         while (question := _next_question(connection)) is not None:

@@ -34,6 +34,8 @@ def serve_threads(services: Services, host: str, port: int, threads: int) -> Non
 
     app = create_app(services=services)
     default_lexicon()  # load the lemmatiser now, not during the first request
+    # Far behind (after an upgrade's rebuild), catch up with helpers before serving.
+    services.follower.catch_up(helpers=default_count())
     waitress.serve(app, host=host, port=port, threads=threads, ident="loopbaandossier")
 
 
@@ -46,9 +48,9 @@ def serve_workers(db: str | None, host: str, port: int, workers: int) -> None:
     process (a read still catches up first, so it sees every write before it), which
     keeps that work off the processes answering requests.
     """
-    services = open_services(db, helpers=default_count())
+    services = open_services(db)
     try:
-        services.follower.catch_up()
+        services.follower.catch_up(helpers=default_count())
     finally:
         services.close()
     follower = FollowerProcess(db)

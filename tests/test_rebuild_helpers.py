@@ -2,6 +2,7 @@
 gives: also when a helper dies, when an event cannot be decoded or applied, and when
 another process resets the read models half-way."""
 
+import multiprocessing
 import os
 from typing import Any
 from uuid import uuid4
@@ -62,10 +63,26 @@ def test_a_rebuild_with_helper_processes_equals_one_without(school):
     assert rebuilt(school, helpers=0) == kept
     assert school.follower.helped_events == 0
 
-    assert rebuilt(school, helpers=2) == kept
+    school.follower.helped_from = 1
+    applied = school.follower.rebuild(batch=BATCH, helpers=2)
+    assert read_models(school) == kept
     assert school.follower.helped_by == 2
-    assert school.follower.helped_events == school.follower.head()  # every range came helped
+    assert school.follower.helped_events == applied  # every range came prepared by helpers
     assert school.follower.status()[0].lag == 0
+    assert multiprocessing.active_children() == []  # the helpers have ended
+
+
+def test_a_rebuild_raced_by_another_follower_gives_the_same_read_models(school, db_url):
+    kept = read_models(school)
+    elsewhere = open_services(db_url)
+
+    def another_follower_catches_up(done: int, head: int) -> None:
+        elsewhere.follower.catch_up()  # applies what helpers are still preparing
+
+    try:
+        assert rebuilt(school, helpers=1, on_progress=another_follower_catches_up) == kept
+    finally:
+        elsewhere.close()
 
 
 def test_a_rebuild_reset_by_another_process_half_way_is_read_again_from_the_start(school, db_url):
