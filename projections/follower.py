@@ -6,7 +6,13 @@ the notifications after the lowest position in batches, applies each event to
 every read model that has not seen it, and moves the positions, all in one
 transaction per batch. An event is therefore applied exactly once and in order,
 also after a crash half-way, and a read that follows a write's response sees it,
-whichever server process handled the write.
+whichever server process handled the write. A batch whose start lies beyond a
+model's position (another process reset it for a rebuild) is not applied; the log is
+read again from the positions.
+
+A rebuild, or a catch-up far behind in a process meant for it, lets helper processes
+read and prepare the batches ahead (projections.helpers); this process still applies
+every batch as above, so nothing else changes.
 
 Polling the log is the design on SQLite (the library cannot subscribe there) and
 works unchanged on PostgreSQL, where the table lock on writes keeps ids in commit order.
