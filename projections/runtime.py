@@ -61,7 +61,7 @@ def open_services(
     each save, before the call returns. Reads always catch up first.
     `models` replaces the read models (the pupil list and timeline), e.g. in tests.
     `helpers`: processes that prepare batches ahead when catching up far behind; for a
-    process whose job is following (a rebuild always may use them).
+    process whose job is following (`Follower.rebuild` has its own default).
     """
     env = library_env(db)
     accounts = Accounts(env=env)
