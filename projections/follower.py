@@ -442,7 +442,7 @@ class Follower:
                 if not behind:
                     continue
                 if one_by_one:
-                    self._apply_alone(tx, notification, behind, barred)
+                    self._apply_alone(tx, notification, decoded, behind, barred)
                     continue
                 event = decoded or self.decode(notification)
                 for model in behind:
@@ -459,15 +459,21 @@ class Follower:
         return {(r["name"], r["pupil_id"]) for r in tx.query("SELECT * FROM projection_quarantine")}
 
     def _apply_alone(
-        self, tx: Tx, notification: Any, models: list[ReadModel], barred: set[tuple[str, str]]
+        self,
+        tx: Tx,
+        notification: Any,
+        decoded: Recorded | None,
+        models: list[ReadModel],
+        barred: set[tuple[str, str]],
     ) -> None:
         """Apply one event to each model inside a savepoint; quarantine the pupil for a
-        model that fails, undoing only that model's part of this event."""
+        model that fails, undoing only that model's part of this event. An event that did
+        not decode before is decoded here, so that its failure quarantines too."""
         pupil = str(notification.originator_id)
         for model in models:
             tx.execute("SAVEPOINT one_event")
             try:
-                model.apply(tx, self.decode(notification), notification.id)
+                model.apply(tx, decoded or self.decode(notification), notification.id)
                 model.flush(tx)
             except Exception as error:
                 if is_infrastructure(error):

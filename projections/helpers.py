@@ -30,8 +30,8 @@ from typing import Any
 from projections.recorded import Recorded
 
 log = logging.getLogger(__name__)
-# (id, originator id as text, the event's values) per notification of the range
-Prepared = list[tuple[int, str, tuple[Any, ...]]]
+# (id, the event's values as `Recorded` takes them) per notification of the range
+Prepared = list[tuple[int, tuple[Any, ...]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +143,9 @@ class Helpers:
         self._answered += 1
         if answer is None:
             return None
-        positions = [Position(number, pupil) for number, pupil, _ in answer]
-        return positions, [Recorded(*values) for _, _, values in answer]
+        events = [Recorded(*values) for _, values in answer]
+        positions = [Position(n, e.pupil_id) for (n, _), e in zip(answer, events, strict=True)]
+        return positions, events
 
     def close(self) -> None:
         """End the helpers. Those with answers nobody will read would wait to send them,
@@ -201,10 +202,10 @@ def _prepared(recorder: Any, follower: Any, after: int, upto: int) -> Prepared |
         after, upto - after, stop=upto, inclusive_of_start=False
     )
     events = follower.prepare(notifications)
-    if any(event is None for event in events):
+    ready = [e for e in events if e is not None]
+    if len(ready) < len(events):
         return None  # an event that does not decode: the follower meets it itself
     return [
-        (n.id, e.pupil_id, (e.type, e.pupil_id, e.version, e.timestamp, e.fields, e.prepared))
-        for n, e in zip(notifications, events, strict=True)
-        if e is not None
+        (n.id, (e.type, e.pupil_id, e.version, e.timestamp, e.fields, e.prepared))
+        for n, e in zip(notifications, ready, strict=True)
     ]

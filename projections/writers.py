@@ -62,7 +62,7 @@ def _in_memory(db_name: str) -> bool:
 class WritersQueue:
     def __init__(self, lock_path: str | None) -> None:
         self._path = lock_path
-        self._fd = _open(lock_path) if lock_path else None
+        self._fd = _open(lock_path)
         self._threads = threading.Lock()  # one thread of this process queues at a time
         self._owner: int | None = None
         self._depth = 0
@@ -72,7 +72,7 @@ class WritersQueue:
         to the open file, so a parent's inherited descriptor would let every worker of
         `serve --workers` hold the lock at once (they then met in SQLite's sleeping wait
         again). What the forking thread held is not the child's either."""
-        inherited, self._fd = self._fd, _open(self._path) if self._path else None
+        inherited, self._fd = self._fd, _open(self._path)
         if inherited is not None:
             os.close(inherited)
         self._threads = threading.Lock()
@@ -120,10 +120,11 @@ class WritersQueue:
                 pause = min(pause * 2, LONGEST_PAUSE)
 
 
-def _open(path: str) -> int | None:
+def _open(path: str | None) -> int | None:
     """Opened read-only, which is all flock needs: whoever may read the lock file may
-    queue, also when another user (an admin running the CLI) created it."""
-    if fcntl is None:
+    queue, also when another user (an admin running the CLI) created it. No path (an
+    in-memory database), no lock."""
+    if fcntl is None or path is None:
         return None
     try:
         return os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)

@@ -48,12 +48,17 @@ def rebuilt(services: Services, helpers: int, **options: Any) -> dict[str, Any]:
     return read_models(services)
 
 
-@pytest.fixture
-def school(db_url: str) -> Any:
+def school_at(db: str) -> Services:
     """The demo school (corrections, retractions, completed actions) and filler pupils."""
-    services = open_services(db_url)
+    services = open_services(db)
     load_demo(services)
     fill(services, 2_000, seed=5)
+    return services
+
+
+@pytest.fixture
+def school(db_url: str) -> Any:
+    services = school_at(db_url)
     yield services
     services.close()
 
@@ -123,9 +128,7 @@ class TimelineThatKillsItsHelper(Timeline):
 
 def test_a_rebuild_whose_helper_dies_is_finished_without_it(tmp_path):
     db = str(tmp_path / "school.sqlite")
-    services = open_services(db)
-    load_demo(services)
-    fill(services, 2_000, seed=5)
+    services = school_at(db)
     kept = read_models(services)
     services.close()
     dying = open_services(db, models=[Pupils(), TimelineThatKillsItsHelper()])
