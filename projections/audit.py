@@ -2,6 +2,10 @@
 
 Rows and summaries carry only ids, kinds, dates, roles, counts and flags. `ROW_FIELDS`
 and `SUMMARY_FIELDS` are the whole vocabulary; tests scan every answer against them.
+
+What a pupil's entries say about reflection (`pupil_facts`) is worked out once per
+dossier change and kept (projections.audit_store); the thresholds an auditor asks for
+and the filters are applied per request (`as_row`, `matches`, `summary`).
 """
 
 from collections.abc import Iterable, Mapping
@@ -25,6 +29,16 @@ SUMMARY_FIELDS = (
     "school_year", "sector", "grade", "experiences", "reflected", "reflected_within",
     "percentage_reflected_within", "conversations", "conversations_all_phases",
 )  # fmt: skip
+CONTEXT_FIELDS = ("school_year", "sector", "grade")
+# What is kept per live experience: the row without the threshold-dependent values.
+EXPERIENCE_FACTS = (
+    "experience_id", "kind", "occurred_on", *CONTEXT_FIELDS,
+    "conversation_id", "held_on", "reflection_recorded_at", "recorder_role",
+)  # fmt: skip
+# And per live conversation: when, in which enrolment, and whether all phases were held.
+CONVERSATION_FACTS = ("conversation_id", "held_on", *CONTEXT_FIELDS, "complete")
+
+Facts = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -33,47 +47,98 @@ class Thresholds:
     backdated_after_days: int = 14
 
 
-def reflection_rows(
-    school: Mapping[str, dict[str, Item]], filters: Mapping[str, Any], limits: Thresholds
-) -> list[dict[str, Any]]:
-    """A row per live experience of every pupil, with its first reflection, filtered."""
-    rows = []
-    for pupil_id, items in school.items():
-        context = enrolment_context(items)
-        reflections = _reflections(items)
-        for item in _live(items, "experience"):
-            row = _row(pupil_id, item, context(item["date"]), reflections, limits)
-            if _matches(row, "occurred_on", filters):
-                rows.append(row)
+def pupil_facts(items: Mapping[str, Item]) -> tuple[list[Facts], list[Facts]]:
+    """One pupil's folded entries as audit facts: per live experience its first
+    reflection, per live conversation whether it reached every phase."""
+    context = enrolment_context(dict(items))
+    reflections = _reflections(items)
+    experiences = []
+    for item in _live(items, "experience"):
+        where = context(item["date"])
+        facts = {
+            "experience_id": item["entry_id"],
+            "kind": item["data"]["kind"],
+            "occurred_on": item["date"],
+            **{k: where[k] for k in CONTEXT_FIELDS},
+            "conversation_id": None,
+            "held_on": None,
+            "reflection_recorded_at": None,
+            "recorder_role": None,
+        }
+        if item["entry_id"] in reflections:
+            conversation, phase = reflections[item["entry_id"]]
+            facts.update(
+                conversation_id=conversation["entry_id"],
+                held_on=conversation["date"],
+                reflection_recorded_at=phase["recorded_at"],
+                recorder_role=phase["recorded_by"]["role"],
+            )
+        experiences.append(facts)
+    return experiences, _conversations(items, context)
+
+
+def as_row(pupil_id: str, facts: Mapping[str, Any], limits: Thresholds) -> dict[str, Any]:
+    """An experience's facts as an audit row, flagged by the auditor's thresholds."""
+    row: dict[str, Any] = {"pupil_id": pupil_id, **{k: facts[k] for k in EXPERIENCE_FACTS}}
+    row.update(days_to_reflection=None, days_to_recording=None, not_reflected=True)
+    row.update(reflected_late=False, backdated=False, reflected_before_experience=False)
+    held, recorded = facts["held_on"], facts["reflection_recorded_at"]
+    if held is not None and recorded is not None:
+        to_reflection = _days(facts["occurred_on"], held)
+        to_recording = _days(held, recorded[:10])
+        row.update(
+            days_to_reflection=to_reflection,
+            days_to_recording=to_recording,
+            not_reflected=False,
+            reflected_late=to_reflection > limits.late_after_days,
+            backdated=to_recording > limits.backdated_after_days,
+            reflected_before_experience=to_reflection < 0,
+        )
+    return {field: row[field] for field in ROW_FIELDS}
+
+
+def sort_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["occurred_on"], r["pupil_id"], r["experience_id"]))
 
 
 def summary(
-    school: Mapping[str, dict[str, Item]],
-    rows: list[dict[str, Any]],
-    filters: Mapping[str, Any],
+    rows: Iterable[Mapping[str, Any]], conversations: Iterable[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
-    """Per school year, sector and grade: experiences, reflection and complete conversations."""
+    """Per school year, sector and grade: experiences, reflection and complete
+    conversations, from the rows and conversation facts that matched the filters."""
     groups: dict[tuple[str, str, int], dict[str, Any]] = {}
 
     def group(row: Mapping[str, Any]) -> dict[str, Any]:
         key = (row["school_year"], row["sector"], row["grade"])
-        zero = dict.fromkeys(SUMMARY_FIELDS[3:], 0)
-        return groups.setdefault(key, {**dict(zip(SUMMARY_FIELDS[:3], key, strict=True)), **zero})
+        if key not in groups:
+            zero = dict.fromkeys(SUMMARY_FIELDS[3:], 0)
+            groups[key] = {**dict(zip(SUMMARY_FIELDS[:3], key, strict=True)), **zero}
+        return groups[key]
 
     for row in rows:
         counts = group(row)
         counts["experiences"] += 1
         counts["reflected"] += not row["not_reflected"]
         counts["reflected_within"] += not row["not_reflected"] and not row["reflected_late"]
-    for conversation in _conversations(school, filters):
+    for conversation in conversations:
         counts = group(conversation)
         counts["conversations"] += 1
-        counts["conversations_all_phases"] += conversation["complete"]
+        counts["conversations_all_phases"] += bool(conversation["complete"])
     for counts in groups.values():
         share = counts["reflected_within"] / counts["experiences"] if counts["experiences"] else 0
         counts["percentage_reflected_within"] = round(100 * share, 1)
     return [groups[key] for key in sorted(groups)]
+
+
+def matches(facts: Mapping[str, Any], day_field: str, filters: Mapping[str, Any]) -> bool:
+    """Whether a row or conversation falls within the auditor's filters."""
+    for key in CONTEXT_FIELDS:
+        if filters.get(key) is not None and facts[key] != filters[key]:
+            return False
+    day = facts[day_field]
+    if filters.get("from") and day < filters["from"].isoformat():
+        return False
+    return not (filters.get("to") and day > filters["to"].isoformat())
 
 
 def _live(items: Mapping[str, Item], entry_type: str) -> Iterable[Item]:
@@ -95,69 +160,23 @@ def _reflections(items: Mapping[str, Item]) -> dict[str, tuple[Item, Item]]:
     return first
 
 
-def _row(
-    pupil_id: str,
-    experience: Item,
-    context: Mapping[str, Any],
-    reflections: Mapping[str, tuple[Item, Item]],
-    limits: Thresholds,
-) -> dict[str, Any]:
-    occurred = experience["date"]
-    row: dict[str, Any] = {
-        "pupil_id": pupil_id,
-        "experience_id": experience["entry_id"],
-        "kind": experience["data"]["kind"],
-        "occurred_on": occurred,
-        **{k: context[k] for k in ("school_year", "sector", "grade")},
-        **dict.fromkeys(REFLECTION_FIELDS),
-        "not_reflected": experience["entry_id"] not in reflections,
-        "reflected_late": False,
-        "backdated": False,
-        "reflected_before_experience": False,
-    }
-    if not row["not_reflected"]:
-        conversation, phase = reflections[experience["entry_id"]]
-        held, recorded = conversation["date"], phase["recorded_at"]
-        to_reflection = _days(occurred, held)
-        to_recording = _days(held, recorded[:10])
-        row.update(
-            conversation_id=conversation["entry_id"],
-            held_on=held,
-            reflection_recorded_at=recorded,
-            recorder_role=phase["recorded_by"]["role"],
-            days_to_reflection=to_reflection,
-            days_to_recording=to_recording,
-            reflected_late=to_reflection > limits.late_after_days,
-            backdated=to_recording > limits.backdated_after_days,
-            reflected_before_experience=to_reflection < 0,
+def _conversations(items: Mapping[str, Item], context: Any) -> list[Facts]:
+    done: dict[str, set[str]] = {}
+    for phase in _live(items, "phase"):
+        done.setdefault(phase["parent_id"], set()).add(phase["data"]["phase"])
+    found = []
+    for conversation in _live(items, "conversation"):
+        where = context(conversation["date"])
+        found.append(
+            {
+                "conversation_id": conversation["entry_id"],
+                "held_on": conversation["date"],
+                **{k: where[k] for k in CONTEXT_FIELDS},
+                "complete": done.get(conversation["entry_id"], set()) >= set(PHASES),
+            }
         )
-    return row
+    return found
 
 
 def _days(start: str, end: str) -> int:
     return (date.fromisoformat(end) - date.fromisoformat(start)).days
-
-
-def _conversations(
-    school: Mapping[str, dict[str, Item]], filters: Mapping[str, Any]
-) -> Iterable[dict[str, Any]]:
-    for items in school.values():
-        context = enrolment_context(items)
-        done: dict[str, set[str]] = {}
-        for phase in _live(items, "phase"):
-            done.setdefault(phase["parent_id"], set()).add(phase["data"]["phase"])
-        for conversation in _live(items, "conversation"):
-            entry = {**context(conversation["date"]), "held_on": conversation["date"]}
-            entry["complete"] = done.get(conversation["entry_id"], set()) >= set(PHASES)
-            if _matches(entry, "held_on", filters):
-                yield entry
-
-
-def _matches(row: Mapping[str, Any], day_field: str, filters: Mapping[str, Any]) -> bool:
-    for key in ("school_year", "sector", "grade"):
-        if filters.get(key) is not None and row[key] != filters[key]:
-            return False
-    day = row[day_field]
-    if filters.get("from") and day < filters["from"].isoformat():
-        return False
-    return not (filters.get("to") and day > filters["to"].isoformat())

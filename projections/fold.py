@@ -126,19 +126,6 @@ def forget_folds() -> None:
         _cache.clear()
 
 
-def fold_school(tx: Tx, school: str) -> dict[str, dict[str, Item]]:
-    """Every pupil of a school, folded as they stand now: pupil id -> entries."""
-    join = "JOIN pupils p ON p.pupil_id = t.pupil_id WHERE p.school = ? ORDER BY t.pupil_id, t.seq"
-    entries = tx.query(f"SELECT t.* FROM timeline_entries t {join}", (school,))
-    revisions = tx.query(f"SELECT t.* FROM timeline_revisions t {join}", (school,))
-    by_pupil: dict[str, tuple[list[Any], list[Any]]] = {}
-    for row in entries:
-        by_pupil.setdefault(row["pupil_id"], ([], []))[0].append(row)
-    for row in revisions:
-        by_pupil.setdefault(row["pupil_id"], ([], []))[1].append(row)
-    return {pupil: fold_rows(*rows) for pupil, rows in by_pupil.items()}
-
-
 def fold_rows(
     entries: list[Any], revisions: list[Any], earlier: Mapping[str, Item] | None = None
 ) -> dict[str, Item]:

@@ -51,6 +51,7 @@ REBUILD_BATCH = 5000
 # has any (projections.helpers): starting them takes about a second.
 HELPED_FROM = 100_000
 FOLLOW_DELAY = 0.05  # seconds
+REFRESH_CHUNK = 20  # pupils whose derived facts are worked out again per transaction
 MAX_FOLLOW_PAUSE = 60.0  # seconds, after failures in a row
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -104,6 +105,16 @@ class ReadModel(Protocol):
     def flush(self, tx: Tx) -> None:
         """Write what `apply` gathered for this batch (before the positions move)."""
 
+    def work_out(self, tx: Tx, limit: int) -> list[Any]:
+        """Work left until the log is applied (the timeline's audit facts), at most `limit`
+        pupils of it, done in a read transaction without the write lock."""
+
+    def keep(self, tx: Tx, worked: list[Any]) -> int:
+        """Write what `work_out` did and is still current; returns how many pupils."""
+
+    def waiting(self, tx: Tx) -> int:
+        """How many pupils' work is left for later."""
+
 
 @dataclass(frozen=True)
 class Status:
@@ -111,6 +122,7 @@ class Status:
     position: int
     head: int
     quarantined: int = 0
+    waiting: int = 0  # pupils whose derived facts wait for a refresh (ReadModel.work_out)
 
     @property
     def lag(self) -> int:
@@ -158,6 +170,7 @@ class Follower:
         self._nudged = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._refresh_paused_until = 0.0
 
     def follow_in_background(self) -> None:
         """Catch up in a thread of its own whenever nudged, so a write's answer need not
@@ -186,6 +199,8 @@ class Follower:
                 self.catch_up()
             except Exception:
                 log.exception("read models could not catch up; the next read or write retries")
+                continue
+            self.refresh_while_idle()
 
     def follow(self, keep_going: Callable[[], bool], poll: float = FOLLOW_DELAY) -> None:
         """Catch up every `poll` seconds while `keep_going()`: the loop of a follower
@@ -197,12 +212,51 @@ class Follower:
         failures = 0
         while keep_going():
             try:
-                self.catch_up()
+                idle = self.catch_up() == 0
                 failures = 0
             except Exception:
-                failures += 1
+                idle, failures = False, failures + 1
                 log.exception("read models could not catch up (failure %d in a row)", failures)
+            if idle:
+                self.refresh_while_idle()
             time.sleep(min(poll * 2**failures, MAX_FOLLOW_PAUSE))
+
+    def refresh(self, limit: int = REFRESH_CHUNK) -> int:
+        """One round of the models' work left for later (`ReadModel.work_out`): worked
+        out in a read transaction, kept in a short write one under the position lock.
+        Returns how many pupils it kept."""
+        with self.store.transaction() as tx:
+            worked = {name: model.work_out(tx, limit) for name, model in self.models.items()}
+        if not any(worked.values()):
+            return 0
+        with self.store.transaction(write=True, durable=False) as tx:
+            self._lock(tx)
+            return sum(model.keep(tx, worked[name]) for name, model in self.models.items())
+
+    def refresh_all(self, on_progress: Progress | None = None) -> int:
+        """All the work left for later, a transaction per `REFRESH_CHUNK` pupils (after
+        a rebuild: every pupil). Returns how many pupils it did."""
+        done = 0
+        while count := self.refresh():
+            done += count
+            if on_progress:
+                on_progress(done, done)
+        return done
+
+    def refresh_while_idle(self) -> int:
+        """Work left for later, a chunk at a time, until none is left or new events
+        arrive (catching up comes first). A failure is logged and refreshing pauses for
+        a while; reads fold what is not refreshed, so they stay complete."""
+        done, head = 0, self.head()
+        if time.monotonic() < self._refresh_paused_until:
+            return done
+        try:
+            while not self._nudged.is_set() and self.head() == head and (count := self.refresh()):
+                done += count
+        except Exception:
+            self._refresh_paused_until = time.monotonic() + MAX_FOLLOW_PAUSE
+            log.exception("derived facts could not be refreshed; reads fold them meanwhile")
+        return done
 
     def create_tables(self) -> None:
         """Create the read models' tables; one whose `version` changed is rebuilt from the log
@@ -244,15 +298,16 @@ class Follower:
 
     def status(self) -> list[Status]:
         head = self.head()
-        rows = self.store.query(
-            "SELECT name, position, (SELECT COUNT(*) FROM projection_quarantine q "
-            "WHERE q.name = p.name) AS quarantined FROM projection_positions p ORDER BY name"
-        )
-        return [
-            Status(r["name"], r["position"], head, r["quarantined"])
-            for r in rows
-            if r["name"] in self.models
-        ]
+        with self.store.transaction() as tx:
+            rows = tx.query(
+                "SELECT name, position, (SELECT COUNT(*) FROM projection_quarantine q "
+                "WHERE q.name = p.name) AS quarantined FROM projection_positions p ORDER BY name"
+            )
+            return [
+                Status(r["name"], r["position"], head, r["quarantined"], model.waiting(tx))
+                for r in rows
+                if (model := self.models.get(r["name"])) is not None
+            ]
 
     def quarantined(self) -> list[Quarantine]:
         """The pupils some read model stopped applying, oldest first."""

@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from projections.readstore import Row, Tx
 from projections.recorded import Recorded
@@ -45,6 +46,16 @@ class Pupils:
 
     def prepare(self, events: Sequence[Recorded]) -> None:
         """Nothing to do before the lock: every step here reads or writes the tables."""
+
+    def work_out(self, tx: Tx, limit: int) -> list[Any]:
+        """Nothing is left for later here."""
+        return []
+
+    def keep(self, tx: Tx, worked: list[Any]) -> int:
+        return 0
+
+    def waiting(self, tx: Tx) -> int:
+        return 0
 
     def apply(self, tx: Tx, event: Recorded, position: int) -> None:
         pupil_id, kind, values = event.pupil_id, event.type, event.fields

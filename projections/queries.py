@@ -17,8 +17,9 @@ from dossier.access import (
 )
 from dossier.errors import DossierNotFound, DossierUnavailable, InvalidValue
 from projections.access_log import as_item, read_access_log
-from projections.audit import Thresholds, reflection_rows, summary
-from projections.fold import Folded, fold, fold_current, fold_school
+from projections.audit import Thresholds, as_row, sort_rows, summary
+from projections.audit_store import read_school
+from projections.fold import Folded, fold, fold_current
 from projections.follower import Follower
 from projections.pupils import list_pupils, quarantined_in_school, scope_of
 from projections.readstore import Tx
@@ -108,9 +109,9 @@ class Queries:
                     "some dossiers of this school cannot be read until their read models are "
                     "repaired, so the audit would be incomplete; try again after the repair"
                 )
-            school = fold_school(tx, actor.school)
-        rows = reflection_rows(school, filters, limits)
-        return rows, summary(school, rows, filters)
+            experiences, conversations = read_school(tx, actor.school, filters)
+        rows = sort_rows([as_row(pupil, facts, limits) for pupil, facts in experiences])
+        return rows, summary(rows, conversations)
 
     @contextmanager
     def _reading(self, actor: Actor, pupil_id: str | None = None) -> Iterator[tuple[Tx, int]]:

@@ -4,7 +4,9 @@
 happened to it later (correction, retraction, completion, abandonment), each with its
 recorded-at. Folding the revisions recorded up to a moment gives the dossier as it stood
 then (`as_of`); folding all of them gives it as it is now. Lexicon mentions in stories and
-phase notes are found once, here, so reads never lemmatise.
+phase notes are found once, here, so reads never lemmatise. The audit's facts per pupil
+are kept with the timeline too (projections.audit_store): a pupil whose rows change here
+is marked for them to be worked out again.
 """
 
 from collections.abc import Sequence
@@ -17,6 +19,7 @@ import orjson
 from dossier.application import SCHOOL_TIMEZONE
 from dossier.errors import InvalidValue
 from dossier.vocabulary import school_year_start
+from projections import audit_store
 from projections.fold import forget_folds
 from projections.labels import default_lexicon
 from projections.readstore import Tx
@@ -72,7 +75,7 @@ def mentions(text: str | None) -> Mentions:
 
 class Timeline:
     name = "timeline"
-    version = "2"
+    version = "3"
 
     def create(self, tx: Tx) -> None:
         tx.execute(
@@ -91,11 +94,23 @@ class Timeline:
             "recorded_at TEXT NOT NULL, actor TEXT NOT NULL, data TEXT NOT NULL, "
             "PRIMARY KEY (pupil_id, seq))"
         )
+        audit_store.create(tx)
 
     def drop(self, tx: Tx) -> None:
         forget_folds()
         tx.execute("DROP TABLE IF EXISTS timeline_entries")
         tx.execute("DROP TABLE IF EXISTS timeline_revisions")
+        audit_store.drop(tx)
+
+    def work_out(self, tx: Tx, limit: int) -> list[audit_store.Worked]:
+        """The audit facts of up to `limit` pupils whose rows changed, worked out again."""
+        return audit_store.work_out(tx, limit)
+
+    def keep(self, tx: Tx, worked: list[audit_store.Worked]) -> int:
+        return audit_store.keep(tx, worked)
+
+    def waiting(self, tx: Tx) -> int:
+        return audit_store.waiting(tx)
 
     def prepare(self, events: Sequence[Recorded]) -> None:
         """Find the mentions in the batch's texts before the write lock is taken: they
@@ -142,6 +157,7 @@ class Timeline:
             "data) VALUES (?, ?, ?, ?, ?, ?, ?)",
             pending.revisions,
         )
+        audit_store.mark_stale(tx, pending.touched)
         tx.batch.pop(self.name, None)
 
     def _pending(self, tx: Tx) -> "Pending":
@@ -156,6 +172,7 @@ class Timeline:
         pending, pupil = self._pending(tx), event.pupil_id
         day = self._day(tx, pending, entry_type, data, event)
         pending.types[pupil, entry_id], pending.days[pupil, entry_id] = entry_type, day
+        pending.touched[pupil] = event.version
         pending.entries.append(
             (
                 entry_id,
@@ -179,6 +196,7 @@ class Timeline:
         field = TEXT_FIELDS.get(pending.lookup(tx, "type", event.pupil_id, entry_id) or "")
         if field and field in changes:
             changes["mentions"] = self._mentions(event, changes[field])
+        pending.touched[event.pupil_id] = event.version
         pending.revisions.append(
             (
                 event.pupil_id,
@@ -215,6 +233,7 @@ class Pending:
     revisions: list[tuple[Any, ...]] = field(default_factory=list)
     types: dict[tuple[str, str], str] = field(default_factory=dict)
     days: dict[tuple[str, str], str] = field(default_factory=dict)
+    touched: dict[str, int] = field(default_factory=dict)  # pupil -> its newest version here
 
     def lookup(self, tx: Tx, column: str, pupil_id: str, entry_id: str) -> str | None:
         """An entry's type or day: from this batch, else from the table. Entry ids are

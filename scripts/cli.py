@@ -292,9 +292,13 @@ def projections() -> None:
 def projections_status(ctx: click.Context) -> None:
     """Show each read model's position in the event log and its lag, and quarantined pupils."""
     with opened(ctx) as services:
-        table = Table("read model", "position", "log head", "lag", "quarantined pupils")
+        table = Table(
+            "read model", "position", "log head", "lag", "quarantined pupils", "facts waiting"
+        )
         for s in services.follower.status():
-            table.add_row(s.name, str(s.position), str(s.head), str(s.lag), str(s.quarantined))
+            table.add_row(
+                s.name, str(s.position), str(s.head), str(s.lag), str(s.quarantined), str(s.waiting)
+            )
         stuck = services.follower.quarantined()
     console.print(table)
     for q in stuck:
@@ -317,6 +321,10 @@ def projections_rebuild(ctx: click.Context, name: str | None) -> None:
             done = services.follower.rebuild(
                 [name] if name else [], on_progress=updater(progress, task)
             )
+            # What the read models leave for later (the audit's facts per pupil) is done
+            # now, so that the first audits after the rebuild need not fold the dossiers.
+            facts = progress.add_task("audit facts", total=None)
+            services.follower.refresh_all(lambda done, _: progress.update(facts, completed=done))
         helped = services.follower.helped_by
     by = f", with {helped} helper process{'es' if helped > 1 else ''}" if helped else ""
     click.echo(f"Rebuilt {name or 'all read models'} from {done} events{by}.")
