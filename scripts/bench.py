@@ -65,6 +65,8 @@ def run_backend(db: str, floor_env: dict[str, str], profile: dict[str, Any]) -> 
         found["transfer"] = measure.transfer(services, pupil)
         step("rebuild")
         found["rebuild"] = measure.rebuild(services)
+        step("audit")
+        found["audit"] = measure.audit(services, actor)
     finally:
         services.close()
     return found
@@ -224,6 +226,11 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], float]]] = [
     ("raw notification log read (events/s)", lambda f: f["rebuild"]["log_read_per_s"]),
     ("projection rebuild (events/s)", lambda f: f["rebuild"]["rebuild_per_s"]),
     ("rebuild helper processes", lambda f: f["rebuild"].get("helpers", 0)),
+    ("audit rows of the school (experiences)", lambda f: f["audit"]["rows"]),
+    ("audit of the school, all facts stale (ms)", lambda f: f["audit"]["school_stale_ms"]),
+    ("refresh of all audit facts after the rebuild (s)", lambda f: f["audit"]["refresh_s"]),
+    ("audit of the school, facts kept, p50 (ms)", lambda f: f["audit"]["school_p50_ms"]),
+    ("audit of one month, facts kept, p50 (ms)", lambda f: f["audit"]["month_p50_ms"]),
 ]
 
 
