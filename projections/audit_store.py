@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from projections.audit import CONVERSATION_FACTS, EXPERIENCE_FACTS, Facts, matches, pupil_facts
-from projections.fold import fold
+from projections.fold import fold_current
 from projections.readstore import Tx
 
 Found = tuple[list[tuple[str, Facts]], list[Facts]]  # (pupil id, experience facts), conversations
@@ -80,10 +80,14 @@ def work_out(tx: Tx, limit: int) -> list[Worked]:
         "ORDER BY pupil_id LIMIT ?",
         (limit,),
     )
-    return [
-        Worked(row["pupil_id"], row["mark"], *pupil_facts(fold(tx, row["pupil_id"])))
-        for row in stale
-    ]
+    return [Worked(row["pupil_id"], row["mark"], *_facts(tx, row)) for row in stale]
+
+
+def _facts(tx: Tx, stale: Mapping[str, Any]) -> tuple[list[Facts], list[Facts]]:
+    """A stale pupil's facts from its fold up to its mark: the version of its newest
+    rows, written in the same transaction as they were. So the fold remembered for the
+    pupil's views (projections.fold) serves here too, extended by the newer rows only."""
+    return pupil_facts(fold_current(tx, stale["pupil_id"], stale["mark"]).items)
 
 
 def keep(tx: Tx, worked: list[Worked]) -> int:
@@ -123,15 +127,12 @@ def read_school(tx: Tx, school: str, filters: Mapping[str, Any]) -> Found:
 
     The stale pupils are read first and their kept rows ignored, so a pupil refreshed
     meanwhile (in a transaction that does not share this one's snapshot) still counts once."""
-    stale = [
-        row["pupil_id"]
-        for row in tx.query(
-            "SELECT s.pupil_id FROM audit_stale s JOIN pupils p ON p.pupil_id = s.pupil_id "
-            "WHERE p.school = ? ORDER BY s.pupil_id",
-            (school,),
-        )
-    ]
-    skip = set(stale)
+    stale = tx.query(
+        "SELECT s.pupil_id, s.mark FROM audit_stale s JOIN pupils p ON p.pupil_id = s.pupil_id "
+        "WHERE p.school = ? ORDER BY s.pupil_id",
+        (school,),
+    )
+    skip = {row["pupil_id"] for row in stale}
     experiences = [
         (row["pupil_id"], {c: row[c] for c in EXPERIENCE_FACTS})
         for row in _kept(tx, "audit_experiences", "occurred_on", school, filters)
@@ -142,8 +143,8 @@ def read_school(tx: Tx, school: str, filters: Mapping[str, Any]) -> Found:
         for row in _kept(tx, "audit_conversations", "held_on", school, filters)
         if row["pupil_id"] not in skip
     ]
-    for pupil in stale:
-        found, held = pupil_facts(fold(tx, pupil))
+    for row in stale:
+        pupil, (found, held) = row["pupil_id"], _facts(tx, row)
         experiences += [(pupil, f) for f in found if matches(f, "occurred_on", filters)]
         conversations += [c for c in held if matches(c, "held_on", filters)]
     return experiences, conversations
