@@ -1,12 +1,13 @@
 """A pupil's entries as they stood at a moment: original rows with their revisions folded in."""
 
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import date
 from functools import cached_property
 from typing import Any
+
+import orjson
 
 from dossier.vocabulary import school_year_of, school_year_start
 from projections.readstore import Tx
@@ -175,7 +176,7 @@ def _follow_conversations(items: dict[str, Item], owned: set[str]) -> None:
 
 
 def _item(row: Any) -> Item:
-    data = json.loads(row["data"])
+    data = orjson.loads(row["data"])
     if row["type"] == "action":
         data["status"] = "open"
     return {
@@ -184,7 +185,7 @@ def _item(row: Any) -> Item:
         "date": row["day"],
         "seq": row["seq"],
         "recorded_at": row["recorded_at"],
-        "recorded_by": json.loads(row["actor"]),
+        "recorded_by": orjson.loads(row["actor"]),
         "parent_id": row["parent_id"],
         "data": data,
         "corrected": False,
@@ -195,8 +196,8 @@ def _item(row: Any) -> Item:
 
 
 def _revise(item: Item, revision: Any) -> None:
-    data, kind = json.loads(revision["data"]), revision["kind"]
-    note = {"recorded_at": revision["recorded_at"], "recorded_by": json.loads(revision["actor"])}
+    data, kind = orjson.loads(revision["data"]), revision["kind"]
+    note = {"recorded_at": revision["recorded_at"], "recorded_by": orjson.loads(revision["actor"])}
     if kind == "correction":
         item["data"].update(data["changes"])
         item["corrected"] = True
