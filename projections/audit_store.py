@@ -12,13 +12,17 @@ the kept facts of fresh pupils and folds the stale ones itself, so its answer is
 complete and current; it is only slower while many pupils are stale.
 """
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from projections.audit import CONVERSATION_FACTS, EXPERIENCE_FACTS, Facts, matches, pupil_facts
+from projections.errors import is_infrastructure
 from projections.fold import fold_current
 from projections.readstore import Tx
+
+log = logging.getLogger(__name__)
 
 Found = tuple[list[tuple[str, Facts]], list[Facts]]  # (pupil id, experience facts), conversations
 
@@ -44,7 +48,9 @@ def create(tx: Tx) -> None:
 
 
 def drop(tx: Tx) -> None:
-    for table in ("audit_experiences", "audit_conversations", "audit_stale"):
+    """In the order readers take them (after `pupils`, before the timeline's tables), so
+    that a rebuild and an audit on PostgreSQL wait for each other instead of deadlocking."""
+    for table in ("audit_stale", "audit_experiences", "audit_conversations"):
         tx.execute(f"DROP TABLE IF EXISTS {table}")
 
 
@@ -68,19 +74,32 @@ class Worked:
     conversations: list[Facts]
 
 
-def work_out(tx: Tx, limit: int) -> list[Worked]:
+def work_out(tx: Tx, limit: int, failed: dict[str, int]) -> list[Worked]:
     """The facts of up to `limit` stale pupils, worked out from one snapshot (a read
     transaction: folding whole careers must not hold the write lock).
 
     A pupil the timeline quarantined stays stale: its rows are incomplete (and the audit
-    of its school answers "unavailable" until the repair rebuilds the timeline)."""
+    of its school answers "unavailable" until the repair rebuilds the timeline). A pupil
+    whose facts cannot be worked out (a bug, data not expected) is logged, noted in
+    `failed` with its mark and passed over until it changes, so the others go on."""
     stale = tx.query(
         "SELECT pupil_id, mark FROM audit_stale s WHERE NOT EXISTS (SELECT 1 FROM "
         "projection_quarantine q WHERE q.pupil_id = s.pupil_id AND q.name = 'timeline') "
         "ORDER BY pupil_id LIMIT ?",
-        (limit,),
+        (limit + len(failed),),
     )
-    return [Worked(row["pupil_id"], row["mark"], *_facts(tx, row)) for row in stale]
+    worked = []
+    for row in stale:
+        if len(worked) == limit or failed.get(row["pupil_id"]) == row["mark"]:
+            continue
+        try:
+            worked.append(Worked(row["pupil_id"], row["mark"], *_facts(tx, row)))
+        except Exception as error:
+            if is_infrastructure(error):
+                raise
+            log.exception("the audit facts of pupil %s cannot be worked out", row["pupil_id"])
+            failed[row["pupil_id"]] = row["mark"]
+    return worked
 
 
 def _facts(tx: Tx, stale: Mapping[str, Any]) -> tuple[list[Facts], list[Facts]]:

@@ -28,7 +28,6 @@ the read model brings them back.
 
 import gc
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -36,10 +35,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import psycopg
-from eventsourcing import persistence
 from eventsourcing.application import Application
 
+from projections.errors import is_infrastructure
 from projections.helpers import Helpers, Recipe, default_count
 from projections.readstore import ReadStore, Tx
 from projections.recorded import Recorded, decoder
@@ -52,12 +50,10 @@ REBUILD_BATCH = 5000
 HELPED_FROM = 100_000
 FOLLOW_DELAY = 0.05  # seconds
 REFRESH_CHUNK = 20  # pupils whose derived facts are worked out again per transaction
+REFRESH_EVERY = 5.0  # seconds: the longest a busy follower leaves derived facts waiting
 MAX_FOLLOW_PAUSE = 60.0  # seconds, after failures in a row
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
-# SQLite's primary result codes that are about the database, not the statement: busy,
-# locked, out of memory, read-only, interrupted, I/O error, full, cannot open, protocol.
-SQLITE_INFRASTRUCTURE = frozenset({5, 6, 7, 8, 9, 10, 13, 14, 15})
 
 
 @contextmanager
@@ -72,21 +68,6 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def is_infrastructure(error: BaseException) -> bool:
-    """Failures of the database or the machine (locks, connections, a full disk, memory)
-    say nothing about the event: they are retried as a whole and never quarantine a pupil.
-    A statement error (SQLite reports "no such column" as an OperationalError too) is a
-    read model's bug, and quarantines."""
-    if isinstance(error, sqlite3.Error):
-        return getattr(error, "sqlite_errorcode", 0) & 0xFF in SQLITE_INFRASTRUCTURE
-    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError | OSError | MemoryError):
-        return True
-    if isinstance(error, persistence.OperationalError | persistence.InterfaceError):
-        cause = error.__cause__
-        return is_infrastructure(cause) if cause is not None else True
-    return False
 
 
 class ReadModel(Protocol):
@@ -171,6 +152,7 @@ class Follower:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._refresh_paused_until = 0.0
+        self._refreshed_at = 0.0
 
     def follow_in_background(self) -> None:
         """Catch up in a thread of its own whenever nudged, so a write's answer need not
@@ -179,6 +161,7 @@ class Follower:
             target=self._follow, name="read-model-follower", daemon=True
         )
         self._thread.start()
+        self.nudge()  # once at start: work may be left from before
 
     def nudge(self) -> None:
         self._nudged.set()
@@ -192,15 +175,21 @@ class Follower:
 
     def _follow(self) -> None:
         """Gather the saves of a short while into one catch-up: on SQLite each commit
-        waits for the disk, and the writers share one lock with this thread."""
-        while self._nudged.wait() and not self._stopping.wait(FOLLOW_DELAY):
+        waits for the disk, and the writers share one lock with this thread. It also
+        wakes every `REFRESH_EVERY` seconds unnudged, for work left for later that no
+        write of this process announced (after an upgrade's rebuild, another process's
+        import)."""
+        while not self._stopping.is_set():
+            self._nudged.wait(REFRESH_EVERY)
+            if self._stopping.wait(FOLLOW_DELAY):
+                break
             self._nudged.clear()
             try:
-                self.catch_up()
+                idle = self.catch_up() == 0
             except Exception:
                 log.exception("read models could not catch up; the next read or write retries")
                 continue
-            self.refresh_while_idle()
+            self._refresh_after(idle)
 
     def follow(self, keep_going: Callable[[], bool], poll: float = FOLLOW_DELAY) -> None:
         """Catch up every `poll` seconds while `keep_going()`: the loop of a follower
@@ -217,42 +206,65 @@ class Follower:
             except Exception:
                 idle, failures = False, failures + 1
                 log.exception("read models could not catch up (failure %d in a row)", failures)
-            if idle:
-                self.refresh_while_idle()
+            if failures == 0:
+                self._refresh_after(idle)
             time.sleep(min(poll * 2**failures, MAX_FOLLOW_PAUSE))
 
+    def _refresh_after(self, idle: bool) -> None:
+        """After a catch-up: refresh while idle; under a steady stream of writes, which
+        leaves no idle moment, one round every `REFRESH_EVERY` seconds all the same."""
+        if idle or time.monotonic() - self._refreshed_at >= REFRESH_EVERY:
+            self.refresh_while_idle(rounds=None if idle else 1)
+
     def refresh(self, limit: int = REFRESH_CHUNK) -> int:
-        """One round of the models' work left for later (`ReadModel.work_out`): worked
-        out in a read transaction, kept in a short write one under the position lock.
-        Returns how many pupils it kept."""
+        """One round of the models' work left for later (`ReadModel.work_out`); returns
+        how many pupils it kept."""
+        return self._refresh_round(limit)[1]
+
+    def _refresh_round(self, limit: int) -> tuple[int, int]:
+        """Work out in a read transaction, keep in a short write one under the position
+        lock, so that no batch is applied meanwhile. Returns (worked out, kept)."""
+        self._refreshed_at = time.monotonic()
         with self.store.transaction() as tx:
             worked = {name: model.work_out(tx, limit) for name, model in self.models.items()}
-        if not any(worked.values()):
-            return 0
+        count = sum(len(found) for found in worked.values())
+        if count == 0:
+            return 0, 0
         with self.store.transaction(write=True, durable=False) as tx:
             self._lock(tx)
-            return sum(model.keep(tx, worked[name]) for name, model in self.models.items())
+            return count, sum(model.keep(tx, worked[name]) for name, model in self.models.items())
 
     def refresh_all(self, on_progress: Progress | None = None) -> int:
-        """All the work left for later, a transaction per `REFRESH_CHUNK` pupils (after
-        a rebuild: every pupil). Returns how many pupils it did."""
-        done = 0
-        while count := self.refresh():
-            done += count
+        """All the work left for later, `REFRESH_CHUNK` pupils a round (after a rebuild:
+        every pupil). Returns how many pupils it kept. A round that kept none (another
+        process refreshed the same pupils, or they changed meanwhile) does not end it."""
+        kept = 0
+        while True:
+            worked, done = self._refresh_round(REFRESH_CHUNK)
+            if worked == 0:
+                return kept
+            kept += done
             if on_progress:
-                on_progress(done, done)
-        return done
+                on_progress(kept, kept)
 
-    def refresh_while_idle(self) -> int:
-        """Work left for later, a chunk at a time, until none is left or new events
-        arrive (catching up comes first). A failure is logged and refreshing pauses for
-        a while; reads fold what is not refreshed, so they stay complete."""
-        done, head = 0, self.head()
-        if time.monotonic() < self._refresh_paused_until:
-            return done
+    def refresh_while_idle(self, rounds: int | None = None) -> int:
+        """Work left for later, a round at a time (at most `rounds`), until none is left
+        or new events arrive (catching up comes first). A failure is logged and
+        refreshing pauses for a while; reads fold what is not refreshed, so they stay
+        complete. Returns how many pupils it kept."""
+        done = 0
         try:
-            while not self._nudged.is_set() and self.head() == head and (count := self.refresh()):
-                done += count
+            if time.monotonic() < self._refresh_paused_until:
+                return done
+            head = self.head()
+            while rounds is None or rounds > 0:
+                if self._nudged.is_set() or self.head() != head:
+                    break
+                worked, kept = self._refresh_round(REFRESH_CHUNK)
+                if worked == 0:
+                    break
+                done += kept
+                rounds = None if rounds is None else rounds - 1
         except Exception:
             self._refresh_paused_until = time.monotonic() + MAX_FOLLOW_PAUSE
             log.exception("derived facts could not be refreshed; reads fold them meanwhile")

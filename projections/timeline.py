@@ -77,6 +77,9 @@ class Timeline:
     name = "timeline"
     version = "3"
 
+    def __init__(self) -> None:
+        self._failed: dict[str, int] = {}  # pupils whose audit facts failed, at their mark
+
     def create(self, tx: Tx) -> None:
         tx.execute(
             "CREATE TABLE IF NOT EXISTS timeline_entries (entry_id TEXT NOT NULL, "
@@ -98,13 +101,13 @@ class Timeline:
 
     def drop(self, tx: Tx) -> None:
         forget_folds()
+        audit_store.drop(tx)  # first: readers take the audit's tables before these
         tx.execute("DROP TABLE IF EXISTS timeline_entries")
         tx.execute("DROP TABLE IF EXISTS timeline_revisions")
-        audit_store.drop(tx)
 
     def work_out(self, tx: Tx, limit: int) -> list[audit_store.Worked]:
         """The audit facts of up to `limit` pupils whose rows changed, worked out again."""
-        return audit_store.work_out(tx, limit)
+        return audit_store.work_out(tx, limit, self._failed)
 
     def keep(self, tx: Tx, worked: list[audit_store.Worked]) -> int:
         return audit_store.keep(tx, worked)
@@ -129,6 +132,9 @@ class Timeline:
 
     def apply(self, tx: Tx, event: Recorded, position: int) -> None:
         kind, values = event.type, event.fields
+        # Every event of the pupil moves its mark, so the mark is the dossier version the
+        # views fold up to too, and the fold remembered for them serves the refresh.
+        self._pending(tx).touched[event.pupil_id] = event.version
         if kind == "Opened":
             self._add(tx, event, "enrolment", values["enrolment_id"], self._fields(event))
         elif kind in ENTRY_TYPES:
@@ -172,7 +178,6 @@ class Timeline:
         pending, pupil = self._pending(tx), event.pupil_id
         day = self._day(tx, pending, entry_type, data, event)
         pending.types[pupil, entry_id], pending.days[pupil, entry_id] = entry_type, day
-        pending.touched[pupil] = event.version
         pending.entries.append(
             (
                 entry_id,
@@ -196,7 +201,6 @@ class Timeline:
         field = TEXT_FIELDS.get(pending.lookup(tx, "type", event.pupil_id, entry_id) or "")
         if field and field in changes:
             changes["mentions"] = self._mentions(event, changes[field])
-        pending.touched[event.pupil_id] = event.version
         pending.revisions.append(
             (
                 event.pupil_id,

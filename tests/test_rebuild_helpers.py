@@ -116,6 +116,7 @@ class TimelineThatKillsItsHelper(Timeline):
     """Stands for a helper that ends half-way (killed, out of memory)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.home, self.prepared_in_helper = os.getpid(), 0
 
     def prepare(self, events: Any) -> None:
