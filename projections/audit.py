@@ -50,7 +50,7 @@ class Thresholds:
 def pupil_facts(items: Mapping[str, Item]) -> tuple[list[Facts], list[Facts]]:
     """One pupil's folded entries as audit facts: per live experience its first
     reflection, per live conversation whether it reached every phase."""
-    context = enrolment_context(dict(items))
+    context = enrolment_context(items)
     reflections = _reflections(items)
     experiences = []
     for item in _live(items, "experience"):

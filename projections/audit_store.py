@@ -17,7 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from projections.audit import CONVERSATION_FACTS, EXPERIENCE_FACTS, Facts, matches, pupil_facts
+from projections.audit import (
+    CONTEXT_FIELDS,
+    CONVERSATION_FACTS,
+    EXPERIENCE_FACTS,
+    Facts,
+    matches,
+    pupil_facts,
+)
 from projections.errors import is_infrastructure
 from projections.fold import fold_current
 from projections.readstore import Tx
@@ -175,7 +182,7 @@ def _kept(
     """The kept rows of the school's pupils that match the filters, as `matches` would."""
     sql = f"SELECT a.* FROM pupils p JOIN {table} a ON a.pupil_id = p.pupil_id WHERE p.school = ?"
     params: list[Any] = [school]
-    for key in ("school_year", "sector", "grade"):
+    for key in CONTEXT_FIELDS:
         if filters.get(key) is not None:
             sql += f" AND a.{key} = ?"
             params.append(filters[key])

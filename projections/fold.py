@@ -221,7 +221,7 @@ def _redate(item: Item) -> None:
             item["date"] = item["data"][field]
 
 
-def enrolment_context(items: dict[str, Item]) -> Any:
+def enrolment_context(items: Mapping[str, Item]) -> Any:
     """A function giving, for a date, the school, sector, grade and school year it falls in."""
     enrolments = sorted(
         (i for i in items.values() if i["type"] == "enrolment" and not i["retracted"]),

@@ -16,8 +16,8 @@ every batch as above, so nothing else changes.
 
 Work a read model leaves for later (the timeline's audit facts, which fold a pupil's
 whole career) is done once the log is applied and nothing new arrives, or a round every
-few seconds under a steady stream of writes (`refresh_while_idle`): worked out in a read
-transaction, kept in a short write one.
+`REFRESH_EVERY` seconds under a steady stream of writes (`refresh_while_idle`): worked
+out in a read transaction, kept in a short write one.
 
 Polling the log is the design on SQLite (the library cannot subscribe there) and
 works unchanged on PostgreSQL, where the table lock on writes keeps ids in commit order.

@@ -324,7 +324,7 @@ def projections_rebuild(ctx: click.Context, name: str | None) -> None:
             # What the read models leave for later (the audit's facts per pupil) is done
             # now, so that the first audits after the rebuild need not fold the dossiers.
             facts = progress.add_task("audit facts", total=None)
-            services.follower.refresh_all(lambda done, _: progress.update(facts, completed=done))
+            services.follower.refresh_all(lambda kept, _: progress.update(facts, completed=kept))
         helped = services.follower.helped_by
     by = f", with {helped} helper process{'es' if helped > 1 else ''}" if helped else ""
     click.echo(f"Rebuilt {name or 'all read models'} from {done} events{by}.")
