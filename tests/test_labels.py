@@ -4,8 +4,18 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from projections.labels import Lexicon, LexiconEntry, default_lexicon, normalise
+from projections.labels import (
+    TEXT_SKIP,
+    Lexicon,
+    LexiconEntry,
+    _text_words,
+    default_lexicon,
+    lemma_key,
+    normalise,
+)
 
 
 def _labels(found: list[tuple[LexiconEntry, str]]) -> list[str]:
@@ -110,6 +120,28 @@ def test_does_not_match_inside_another_word() -> None:
         "natuur",
         "kunst",
     ]
+
+
+# Words pupils write, lexicon words among them, and what may stand between or inside words:
+# punctuation, apostrophes (straight and curly), underscores, digits, accents written as
+# one character or as a combining mark, and every kind of white space.
+WORDS = ["samenwerken", "Geduldig", "mensen", "helpen", "café", "cafe\u0301", "zo'n", "m\u2019n"]
+WORDS += ["werk_plek", "2e", "niet", "te", "zelfstandig", "ÉÉN", "ĳs", "ﬁets"]
+GLUE = [" ", "  ", "\t", "\xa0", "\u2003", ",", ", ", "'", "\u2019", "-", "(", ")", '"', "_"]
+GLUE += ["\u0301"]
+
+
+@given(st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(GLUE)), max_size=30))
+def test_free_text_is_read_into_the_words_labels_are(parts: list[tuple[str, str]]) -> None:
+    """Stories are read chunk by chunk between white space, for speed; the words must be
+    exactly those a label of the same text is read into (word by word over the text)."""
+    text = "".join(word + glue for word, glue in parts)
+    assert _text_words(text) == tuple(w for w in lemma_key(text) if w not in TEXT_SKIP)
+
+
+@given(st.text(max_size=80))
+def test_any_text_is_read_into_the_words_labels_are(text: str) -> None:
+    assert _text_words(text) == tuple(w for w in lemma_key(text) if w not in TEXT_SKIP)
 
 
 def test_ambiguous_words_are_not_found_in_free_text() -> None:
