@@ -167,7 +167,9 @@ class Timeline:
         tx.batch.pop(self.name, None)
 
     def _pending(self, tx: Tx) -> "Pending":
-        found: Pending = tx.batch.setdefault(self.name, Pending())
+        found: Pending | None = tx.batch.get(self.name)
+        if found is None:  # not setdefault: that would build a Pending for every event
+            found = tx.batch[self.name] = Pending()
         return found
 
     def _add(
