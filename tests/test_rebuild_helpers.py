@@ -140,6 +140,29 @@ def test_a_rebuild_whose_helper_dies_is_finished_without_it(tmp_path):
         dying.close()
 
 
+class TimelineThatCannotBeDropped(Timeline):
+    """Stands for a drop that fails (a full disk, a lock held too long)."""
+
+    def drop(self, tx: Any) -> None:
+        raise OSError("disk full")
+
+
+def test_a_rebuild_that_cannot_drop_ends_its_helpers_and_keeps_the_read_models(tmp_path):
+    db = str(tmp_path / "school.sqlite")
+    services = school_at(db)
+    kept = read_models(services)
+    services.close()
+    stuck = open_services(db, models=[Pupils(), TimelineThatCannotBeDropped()])
+    try:
+        stuck.follower.helped_from = 1
+        with pytest.raises(OSError, match="disk full"):
+            stuck.follower.rebuild(batch=BATCH, helpers=1)
+        assert multiprocessing.active_children() == []  # started before the drop, ended
+        assert read_models(stuck) == kept
+    finally:
+        stuck.close()
+
+
 def test_an_event_no_process_can_decode_quarantines_only_its_pupil(tmp_path):
     db = str(tmp_path / "school.sqlite")
     services = open_services(db)
