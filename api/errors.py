@@ -58,6 +58,8 @@ def handle_domain_error(error: e.DomainError) -> Response:
     status = next(s for cls, s in DOMAIN_STATUS.items() if isinstance(error, cls))
     errors = {error.field: [error.detail]} if error.field else None
     headers = {"WWW-Authenticate": 'Bearer realm="loopbaandossier"'} if status == 401 else {}
+    if isinstance(error, e.ViewsCatchingUp):
+        headers["Retry-After"] = str(error.retry_after)
     return problem(status, error.detail, slug_of(error), errors, **headers)
 
 

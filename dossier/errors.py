@@ -51,6 +51,15 @@ class DossierUnavailable(DomainError):
     its events); its events are safe, and the history and summary still answer."""
 
 
+class ViewsCatchingUp(DossierUnavailable):
+    """The views are still being brought up to date with many events (a rebuild runs, or
+    the follower fell far behind): showing them now would leave recent entries out."""
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class VersionConflict(DomainError):
     """The caller's If-Match version is not the dossier's current version."""
 

@@ -1,10 +1,10 @@
 """Keeps read models in step with the dossiers' notification log.
 
-`catch_up()` runs right after every save and before every read-model query: it
-takes the read models' position rows as a lock (so processes take turns), reads
-the notifications after the lowest position in batches, applies each event to
-every read model that has not seen it, and moves the positions, all in one
-transaction per batch. An event is therefore applied exactly once and in order,
+`catch_up()` runs right after every save, and a bounded one before every read-model
+query (`catch_up_for_read`): it takes the read models' position rows as a lock (so
+processes take turns), reads the notifications after the lowest position in batches,
+applies each event to every read model that has not seen it, and moves the positions,
+all in one transaction per batch. An event is therefore applied exactly once and in order,
 also after a crash half-way, and a read that follows a write's response sees it,
 whichever server process handled the write. A batch whose start lies beyond a
 model's position (another process reset it for a rebuild) is not applied; the log is
@@ -54,6 +54,10 @@ REBUILD_BATCH = 5000
 # A catch-up at least this far behind is shared with helper processes, where the follower
 # has any (projections.helpers): starting them takes about a second.
 HELPED_FROM = 100_000
+# The most a read applies itself before it answers, ~0.25 s of work on the project's
+# machine. More waiting means a rebuild runs or the follower is far behind; the read is
+# then told to come back instead of applying (part of) the whole log in a request.
+READ_CATCH_UP_MOST = 5_000
 FOLLOW_DELAY = 0.05  # seconds
 REFRESH_CHUNK = 20  # pupils whose derived facts are worked out again per transaction
 REFRESH_EVERY = 30.0  # seconds: how long a busy follower leaves derived facts waiting
@@ -150,6 +154,7 @@ class Follower:
         self.models = {model.name: model for model in models}
         self.helpers = helpers
         self.helped_from = helped_from
+        self.read_most = READ_CATCH_UP_MOST
         self.helped_by = 0  # helper processes of the last long catch-up or rebuild
         self.helped_events = 0  # of which events came prepared by them
         self.store = ReadStore(app)
@@ -343,6 +348,15 @@ class Follower:
         """
         return self._catch_up(self.helpers if helpers is None else helpers, on_progress, batch)
 
+    def catch_up_for_read(self) -> int:
+        """Catch up before a read, applying at most `read_most` notifications; returns
+        how many of those present at the start are still waiting (0: the read sees every
+        write answered before it). Each such read moves the models on, so they get there
+        even with no follower running."""
+        head = self.head()
+        self._catch_up_alone(head, min(BATCH, self.read_most), None, most=self.read_most)
+        return max(0, head - self._lowest_position())
+
     def _catch_up(
         self, helpers: int, on_progress: Progress | None, batch: int, team: Helpers | None = None
     ) -> int:
@@ -362,11 +376,18 @@ class Follower:
         return Helpers.start(recipe, count)
 
     def _catch_up_alone(
-        self, head: int, batch: int, on_progress: Progress | None, applied: int = 0
+        self,
+        head: int,
+        batch: int,
+        on_progress: Progress | None,
+        applied: int = 0,
+        most: int | None = None,
     ) -> int:
-        """Read, prepare and apply batch after batch in this process, up to `head`; returns
-        `applied` plus how many notifications it applied."""
+        """Read, prepare and apply batch after batch in this process, up to `head` (or
+        until it applied `most`); returns `applied` plus how many notifications it applied."""
         while (start := self._lowest_position()) < head:
+            if most is not None and applied >= most:
+                break
             try:
                 count = self._apply_batch(start, batch)
             except PositionsMoved:

@@ -15,7 +15,7 @@ from dossier.access import (
     check_may_read_access_log,
     check_may_use_dossiers,
 )
-from dossier.errors import DossierNotFound, DossierUnavailable, InvalidValue
+from dossier.errors import DossierNotFound, DossierUnavailable, InvalidValue, ViewsCatchingUp
 from projections.access_log import as_item, read_access_log
 from projections.audit import Thresholds, as_row, sort_rows, summary
 from projections.audit_store import read_school
@@ -26,6 +26,8 @@ from projections.readstore import Tx
 from projections.story import story
 from projections.timeline import stamp
 from projections.timeline_view import timeline_items
+
+RETRY_AFTER = 5  # seconds; a 1M-event rebuild takes about a minute on the project's machine
 
 
 def encode_cursor(*values: Any) -> str:
@@ -102,7 +104,7 @@ class Queries:
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Reflection rows and summaries for the caller's school: dates and counts, no content."""
         check_may_audit(actor)
-        self.follower.catch_up()
+        self._catch_up()
         with self.follower.store.transaction() as tx:
             if quarantined_in_school(tx, actor.school):
                 raise DossierUnavailable(
@@ -118,7 +120,7 @@ class Queries:
         """Catch up, open one read transaction and check the pupil is in the caller's scope;
         yields the transaction and the pupil's dossier version (0 without a pupil)."""
         check_may_use_dossiers(actor)
-        self.follower.catch_up()
+        self._catch_up()
         with self.follower.store.transaction() as tx:
             version = 0
             if pupil_id is not None:
@@ -130,6 +132,16 @@ class Queries:
                 check_in_scope(actor, scope.school, scope.coaches, pupil_id)
                 version = scope.version
             yield tx, version
+
+    def _catch_up(self) -> None:
+        """Bring the read models up to date, within what a request may do."""
+        waiting = self.follower.catch_up_for_read()
+        if waiting:
+            raise ViewsCatchingUp(
+                f"the views are being brought up to date ({waiting} events to go, as after "
+                "a rebuild); nothing is lost, try again in a few seconds",
+                retry_after=RETRY_AFTER,
+            )
 
     def _unavailable(self, actor: Actor, pupil_id: str) -> None:
         """A quarantined pupil's read-model scope may be stale: the dossier itself decides
