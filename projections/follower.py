@@ -54,10 +54,12 @@ REBUILD_BATCH = 5000
 # A catch-up at least this far behind is shared with helper processes, where the follower
 # has any (projections.helpers): starting them takes about a second.
 HELPED_FROM = 100_000
-# The most a read applies itself before it answers, ~0.25 s of work on the project's
-# machine. More waiting means a rebuild runs or the follower is far behind; the read is
-# then told to come back instead of applying (part of) the whole log in a request.
+# The most a read applies itself before it answers: events (~0.25 s of work on the
+# project's machine) and seconds (beside a rebuild each batch first waits for its lock).
+# More waiting means a rebuild runs or the follower is far behind; the read is then told
+# to come back instead of applying (part of) the whole log in a request.
 READ_CATCH_UP_MOST = 5_000
+READ_CATCH_UP_SECONDS = 1.0
 FOLLOW_DELAY = 0.05  # seconds
 REFRESH_CHUNK = 20  # pupils whose derived facts are worked out again per transaction
 REFRESH_EVERY = 30.0  # seconds: how long a busy follower leaves derived facts waiting
@@ -349,12 +351,16 @@ class Follower:
         return self._catch_up(self.helpers if helpers is None else helpers, on_progress, batch)
 
     def catch_up_for_read(self) -> int:
-        """Catch up before a read, applying at most `read_most` notifications; returns
-        how many of those present at the start are still waiting (0: the read sees every
-        write answered before it). Each such read moves the models on, so they get there
-        even with no follower running."""
+        """Catch up before a read, applying at most `read_most` notifications or for
+        `READ_CATCH_UP_SECONDS`; returns how many of those present at the start are still
+        waiting (0: the read sees every write answered before it). Each such read moves
+        the models on, so they get there even with no follower running."""
         head = self.head()
-        self._catch_up_alone(head, min(BATCH, self.read_most), None, most=self.read_most)
+        if self._lowest_position() >= head:
+            return 0  # the usual case: two small queries
+        most = max(1, self.read_most)
+        until = time.monotonic() + READ_CATCH_UP_SECONDS
+        self._catch_up_alone(head, min(BATCH, most), None, most=most, until=until)
         return max(0, head - self._lowest_position())
 
     def _catch_up(
@@ -382,11 +388,15 @@ class Follower:
         on_progress: Progress | None,
         applied: int = 0,
         most: int | None = None,
+        until: float | None = None,
     ) -> int:
         """Read, prepare and apply batch after batch in this process, up to `head` (or
-        until it applied `most`); returns `applied` plus how many notifications it applied."""
+        until it applied `most`, or `until` on the monotonic clock); returns `applied`
+        plus how many notifications it applied."""
         while (start := self._lowest_position()) < head:
             if most is not None and applied >= most:
+                break
+            if until is not None and time.monotonic() >= until:
                 break
             try:
                 count = self._apply_batch(start, batch)
@@ -457,9 +467,12 @@ class Follower:
         when the log is long (default: one per core but one; see projections.helpers)."""
         chosen = [self.models[n] for n in names] if names else list(self.models.values())
         count = default_count() if helpers is None else helpers
-        # Helpers start (~0.5 s each) while the old tables are dropped.
         with contextlib.ExitStack() as ending:
-            team = self._start_helpers(count) if count and self.head() >= self.helped_from else None
+            team = None
+            if count and self.head() >= self.helped_from:
+                # They start (~0.5 s each) while the old tables are dropped; when none
+                # could, the rebuild runs alone rather than try again.
+                team, count = self._start_helpers(count), 0
             if team is not None:
                 ending.callback(team.close)
             with self.store.transaction(write=True) as tx:

@@ -100,14 +100,16 @@ def _text_words(text: str) -> Key:
 
 
 _CHUNK_WORDS: dict[str, Key] = {}
-CHUNK_CACHE_SIZE = 200_000  # chunks; emptied when full (a few tens of MB at most)
+CHUNK_CACHE_SIZE = 200_000  # chunks; emptied when full
+LONGEST_CACHED_CHUNK = 40  # characters: longer ones (a link, text without spaces) are rare
 
 
 def _chunk_words(chunk: str) -> Key:
-    if len(_CHUNK_WORDS) >= CHUNK_CACHE_SIZE:
-        _CHUNK_WORDS.clear()
     found = tuple(lemma for token in _WORD.findall(chunk) for lemma in _text_lemmas(token))
-    _CHUNK_WORDS[chunk] = found
+    if len(chunk) <= LONGEST_CACHED_CHUNK:  # so the cache stays a few tens of MB at most
+        if len(_CHUNK_WORDS) >= CHUNK_CACHE_SIZE:
+            _CHUNK_WORDS.clear()
+        _CHUNK_WORDS[chunk] = found
     return found
 
 

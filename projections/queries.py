@@ -1,4 +1,5 @@
-"""Queries over the read models. Each first catches up, so it sees every accepted write."""
+"""Queries over the read models. Each first catches up, so it sees every accepted write,
+or answers that the views are still being brought up to date (ViewsCatchingUp)."""
 
 import base64
 import json
@@ -135,11 +136,11 @@ class Queries:
 
     def _catch_up(self) -> None:
         """Bring the read models up to date, within what a request may do."""
-        waiting = self.follower.catch_up_for_read()
-        if waiting:
+        if self.follower.catch_up_for_read():
+            # How many events wait is not told: it counts every school's writes.
             raise ViewsCatchingUp(
-                f"the views are being brought up to date ({waiting} events to go, as after "
-                "a rebuild); nothing is lost, try again in a few seconds",
+                "the views are being brought up to date (as during a rebuild); nothing is "
+                "lost, try again in a few seconds",
                 retry_after=RETRY_AFTER,
             )
 

@@ -143,7 +143,10 @@ def test_a_rebuild_whose_helper_dies_is_finished_without_it(tmp_path):
 class TimelineThatCannotBeDropped(Timeline):
     """Stands for a drop that fails (a full disk, a lock held too long)."""
 
+    helpers_while_dropping = -1
+
     def drop(self, tx: Any) -> None:
+        self.helpers_while_dropping = len(multiprocessing.active_children())
         raise OSError("disk full")
 
 
@@ -152,12 +155,14 @@ def test_a_rebuild_that_cannot_drop_ends_its_helpers_and_keeps_the_read_models(t
     services = school_at(db)
     kept = read_models(services)
     services.close()
-    stuck = open_services(db, models=[Pupils(), TimelineThatCannotBeDropped()])
+    timeline = TimelineThatCannotBeDropped()
+    stuck = open_services(db, models=[Pupils(), timeline])
     try:
         stuck.follower.helped_from = 1
         with pytest.raises(OSError, match="disk full"):
             stuck.follower.rebuild(batch=BATCH, helpers=1)
-        assert multiprocessing.active_children() == []  # started before the drop, ended
+        assert timeline.helpers_while_dropping == 1  # started before the drop …
+        assert multiprocessing.active_children() == []  # … and ended with it
         assert read_models(stuck) == kept
     finally:
         stuck.close()
