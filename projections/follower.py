@@ -305,7 +305,8 @@ class Follower:
                     "SELECT version FROM projection_positions WHERE name = ?", (model.name,)
                 )
                 if rows and rows[0]["version"] != model.version:
-                    model.drop(tx)
+                    with tx.dropping_derived_rows():
+                        model.drop(tx)
                     tx.execute(
                         "UPDATE projection_positions SET position = 0, version = ? WHERE name = ?",
                         (model.version, model.name),
@@ -478,7 +479,8 @@ class Follower:
             with self.store.transaction(write=True) as tx:
                 self._lock(tx)
                 for model in chosen:
-                    model.drop(tx)
+                    with tx.dropping_derived_rows():
+                        model.drop(tx)
                     model.create(tx)
                     tx.execute(
                         "UPDATE projection_positions SET position = 0 WHERE name = ?",

@@ -50,6 +50,23 @@ class Tx:
         self.execute(sql, params)
         return self.fetchall()
 
+    @contextmanager
+    def dropping_derived_rows(self) -> Iterator[None]:
+        """Around dropping read-model tables: SQLite as Debian builds it has
+        `secure_delete` on, so a DROP writes zeros over every page it frees, which made
+        dropping a 1M-event read model take 6 s of a rebuild's 40. The rows dropped are
+        derived from events that stay in the store (and a rebuild writes them again at
+        once), so zeroing them hides nothing. Off for the drop only, then as it was."""
+        if self.postgres:
+            yield
+            return
+        before = int(self.query("PRAGMA secure_delete")[0]["secure_delete"])
+        self.execute("PRAGMA secure_delete = 0")
+        try:
+            yield
+        finally:
+            self.execute(f"PRAGMA secure_delete = {before}")
+
 
 class ReadStore:
     def __init__(self, app: Application[Any]) -> None:

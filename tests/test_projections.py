@@ -452,6 +452,28 @@ def test_a_read_model_whose_version_changed_is_rebuilt_at_start(tmp_path):
         again.close()
 
 
+def zeroing_deleted_pages(services) -> int:
+    with services.reads.transaction(write=True) as tx:
+        return int(tx.query("PRAGMA secure_delete")[0]["secure_delete"])
+
+
+def test_a_rebuild_leaves_the_zeroing_of_deleted_data_as_it_was(tmp_path):
+    """A rebuild drops its derived rows without zeroing them (they stay in the events);
+    the connection, which the events share, zeroes deleted data as before."""
+    services = open_services(str(tmp_path / "d.sqlite"))
+    try:
+        actor, pupil, _ = small_dossier(services)
+        before = zeroing_deleted_pages(services)
+        shown = services.queries.timeline(actor, str(pupil), {"limit": 50})
+
+        services.follower.rebuild()
+
+        assert zeroing_deleted_pages(services) == before
+        assert services.queries.timeline(actor, str(pupil), {"limit": 50}) == shown
+    finally:
+        services.close()
+
+
 def small_dossier(services) -> tuple[Actor, Any, Any]:
     services.accounts.add_school("SCH1", "School")
     actor = services.accounts.authenticate(services.accounts.add_user("SCH1", "coach", "C")[1])
