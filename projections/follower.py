@@ -270,14 +270,14 @@ class Follower:
             if time.monotonic() < self._refresh_paused_until:
                 return done
             head = self.head()
-            while rounds is None or rounds > 0:
-                if self._nudged.is_set() or self.head() != head:
-                    break
+            while (rounds is None or rounds > 0) and not self._nudged.is_set():
                 worked, kept = self._refresh_round(REFRESH_CHUNK)
                 if worked == 0:
                     break
                 done += kept
                 rounds = None if rounds is None else rounds - 1
+                if self.head() != head:
+                    break  # new events: catching up comes first
         except Exception:
             self._refresh_paused_until = time.monotonic() + MAX_FOLLOW_PAUSE
             log.exception("derived facts could not be refreshed; reads fold them meanwhile")

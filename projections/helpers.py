@@ -152,17 +152,17 @@ class Helpers:
         return positions, events
 
     def close(self) -> None:
-        """End the helpers (again: nothing). Those with answers nobody will read would
-        wait to send them, so they are ended at once; the others finish when told."""
-        # Helpers never asked (a rebuild whose drop failed) may still be starting, or
-        # waiting for a database that is down: they too are ended at once.
-        unanswered = self._asked > self._answered or self._asked == 0
+        """End the helpers; a second call does nothing. Those with answers nobody will
+        read would wait to send them, so they are ended at once; so are helpers never
+        asked (a rebuild whose drop failed), which may still be starting or waiting for
+        a database that is down. The others finish when told."""
+        at_once = self._asked > self._answered or self._asked == 0
         for connection in self._connections:
             with contextlib.suppress(OSError):  # that helper has ended already
                 connection.send(None)
             connection.close()
         for process in self._processes:
-            if unanswered:
+            if at_once:
                 process.kill()
             process.join(timeout=10)
             if process.is_alive():
