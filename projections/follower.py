@@ -11,8 +11,8 @@ model's position (another process reset it for a rebuild) is not applied; the lo
 read again from the positions.
 
 A rebuild, or a catch-up far behind in a process meant for it, lets helper processes
-read and prepare the batches ahead (projections.helpers); this process still applies
-every batch as above, so nothing else changes.
+read, prepare and apply the batches (projections.helpers): each applies its batch in
+its turn, in the log's order, exactly as above, so nothing else changes.
 
 Work a read model leaves for later (the timeline's audit facts, which fold a pupil's
 whole career) is done once the log is applied and nothing new arrives, or a round every
@@ -148,7 +148,7 @@ class Follower:
         helpers: int = 0,
         helped_from: int = HELPED_FROM,
     ) -> None:
-        """`helpers`: processes that prepare batches ahead in a catch-up at least
+        """`helpers`: processes that prepare and apply batches in a catch-up at least
         `helped_from` notifications behind (`rebuild` has its own default). Only a process
         meant for long catch-ups has them (the follower process, serve's first catch-up):
         server workers would each start their own."""
@@ -158,7 +158,7 @@ class Follower:
         self.helped_from = helped_from
         self.read_most = READ_CATCH_UP_MOST
         self.helped_by = 0  # helper processes of the last long catch-up or rebuild
-        self.helped_events = 0  # of which events came prepared by them
+        self.helped_events = 0  # of which events they applied
         self.store = ReadStore(app)
         self.decode = decoder(app)
         self._nudged = threading.Event()
@@ -413,32 +413,28 @@ class Follower:
     def _catch_up_helped(
         self, head: int, batch: int, on_progress: Progress | None, team: Helpers
     ) -> int:
-        """Apply the log up to `head` in id ranges of `batch` that the helper processes
-        read and prepare ahead, and end the helpers. Returns how many notifications were
-        applied; the caller finishes whatever is left: after a range a helper could not
-        prepare, or when another process moved the positions."""
+        """Let the helper processes apply the log up to `head`, in id ranges of `batch`
+        that each prepares ahead and applies in its turn, and end them. Returns how many
+        notifications they applied; the caller finishes whatever is left: after a range a
+        helper could not apply, or when another process moved the positions."""
         self.helped_by, applied = team.count, 0
         try:
             start = self._lowest_position()
             ranges = [(after, min(after + batch, head)) for after in range(start, head, batch)]
-            # Two ranges per helper: one it prepares while its answer to the other waits to
-            # be read, so that no helper idles while this process applies.
-            ahead = 2 * team.count
-            for after, upto in ranges[:ahead]:
+            for after, upto in ranges[: team.count]:  # one range each to prepare
                 team.ask(after, upto)
-            for number, (after, upto) in enumerate(ranges):
-                answer = team.receive()
-                if number + ahead < len(ranges):
-                    team.ask(*ranges[number + ahead])
-                if answer is None:
+            for number in range(len(ranges)):
+                count = team.apply_next()
+                if count is None:
                     break  # the plain loop takes it from here
-                positions, events = answer
-                self._apply(positions, events, one_by_one=False, after=after, upto=upto)
-                applied += len(positions)
+                if number + team.count < len(ranges):
+                    team.ask(*ranges[number + team.count])
+                applied += count
                 self.helped_events = applied
+                self.store.checkpoint()  # while the next helper applies its range
                 if on_progress:
                     on_progress(applied, head)
-        except Exception as error:  # a helper lost, positions moved, a read model's bug
+        except Exception as error:  # a helper lost, a read model's bug
             if is_infrastructure(error):
                 raise
             log.warning("a helped catch-up stopped; the rest is applied without helpers",
@@ -465,7 +461,7 @@ class Follower:
     ) -> int:
         """Throw read models away and replay the whole log into them, `batch`
         notifications per transaction, with `helpers` processes preparing batches ahead
-        when the log is long (default: one per core but one; see projections.helpers)."""
+        when the log is long (default: one per core; see projections.helpers)."""
         chosen = [self.models[n] for n in names] if names else list(self.models.values())
         count = default_count() if helpers is None else helpers
         with contextlib.ExitStack() as ending:
@@ -507,15 +503,25 @@ class Follower:
         )
         if not notifications:
             return 0
-        events = self.prepare(notifications)
+        self.apply_prepared(notifications, self.prepare(notifications), start)
+        return len(notifications)
+
+    def apply_prepared(
+        self,
+        notifications: Sequence[Any],
+        events: Sequence[Recorded | None],
+        after: int,
+        upto: int | None = None,
+    ) -> None:
+        """Apply a prepared batch (see `_apply`); when that fails for another reason than
+        the database, apply it again event by event, quarantining a failing pupil."""
         try:
-            self._apply(notifications, events, one_by_one=False, after=start)
+            self._apply(notifications, events, one_by_one=False, after=after, upto=upto)
         except Exception as error:
             if is_infrastructure(error) or isinstance(error, PositionsMoved):
                 raise
             log.exception("a batch of events failed to apply; applying it event by event")
-            self._apply(notifications, events, one_by_one=True, after=start)
-        return len(notifications)
+            self._apply(notifications, events, one_by_one=True, after=after, upto=upto)
 
     def prepare(self, notifications: Sequence[Any]) -> list[Recorded | None]:
         """Decode the batch and let the models do what needs no database, before the write

@@ -1,19 +1,22 @@
-"""Helper processes for a long catch-up (a rebuild): they read and prepare the batches
-ahead while this process applies the current one.
+"""Helper processes for a long catch-up (a rebuild): each reads, prepares and applies
+ranges of the notification log, in turn, while the others prepare theirs.
 
-Preparing a batch (decoding every event, finding the lexicon mentions in every text)
-needs no database lock and takes most of a rebuild's time. Applying it must stay in
-one process, batch after batch, under the lock. So helpers take the preparing: each
-reads a range of the notification log through connections of its own and sends back
-the prepared events; the follower applies them in order, exactly as it applies a batch
-it prepared itself (see `Follower.catch_up`).
+Preparing a range (decoding every event, finding the lexicon mentions in every text)
+needs no database lock and takes most of a rebuild's time. Applying must happen range
+after range, in the log's order, under the read models' lock. So a helper prepares its
+range, waits for its turn, and applies it itself through its own connection, exactly as
+`Follower.catch_up` applies a batch (a failing event quarantines its pupil there too).
+The follower only hands out the ranges and the turns, and, on SQLite, checkpoints the
+write-ahead log meanwhile. Earlier the helpers sent the prepared events back to the
+follower to apply: sending and reading them back cost more than applying them, and the
+follower, applying every range alone, set the pace of a large rebuild.
 
 Helpers are started fresh ("spawn"), not forked: a forked child would inherit this
 process's SQLite state for the file (its locks as SQLite tracks them, the WAL index),
 which SQLite forbids using across a fork, and any lock another thread held. A helper
 builds its own application of the same class and settings, and gets the read models
-pickled, so it prepares exactly as this process would. Starting one takes about a
-second (imports, the lemmatiser), which is why only long catch-ups use them.
+pickled, so it prepares and applies exactly as this process would. Starting one takes
+about a second (imports, the lemmatiser), which is why only long catch-ups use them.
 """
 
 import contextlib
@@ -29,33 +32,21 @@ from typing import Any
 
 import orjson
 
-from projections.recorded import Recorded
-
 log = logging.getLogger(__name__)
-# (id, the event's values as `Recorded` takes them) per notification of the range, sent
-# as JSON: the values are plain already, and orjson reads them back several times faster
-# than pickle (~3 against ~9 µs an event), which the follower, the busier side, gains.
-Prepared = list[tuple[int, tuple[Any, ...]]]
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    """What applying needs of a notification whose event a helper decoded."""
-
-    id: int
-    originator_id: str
+GO = "go"  # the follower's word to a helper: apply the range you prepared, it is your turn
 
 
 class HelperLost(Exception):
     """A helper ended or its pipe broke; the follower carries on without helpers."""
 
 
-MOST_HELPERS = 8  # past this the follower's own applying is the limit (docs/performance.md)
+MOST_HELPERS = 8  # past this, applying range after range is the limit (docs/performance.md)
 
 
 def default_count() -> int:
-    """`DOSSIER_REBUILD_HELPERS`, else one helper per usable core but the one this
-    process applies with, at most MOST_HELPERS."""
+    """`DOSSIER_REBUILD_HELPERS`, else one helper per usable core (the follower only
+    hands out work meanwhile), at most MOST_HELPERS; none on one core, where a helper
+    would only add its start-up to the same work."""
     configured = os.environ.get("DOSSIER_REBUILD_HELPERS", "").strip()
     if configured:
         try:
@@ -63,7 +54,7 @@ def default_count() -> int:
         except ValueError:
             log.warning("DOSSIER_REBUILD_HELPERS=%r is not a number; using the default", configured)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return min(MOST_HELPERS, max(0, (cores or 1) - 1))
+    return min(MOST_HELPERS, cores or 1) if (cores or 1) > 1 else 0
 
 
 @dataclass(frozen=True)
@@ -129,27 +120,30 @@ class Helpers:
         return len(self._connections)
 
     def ask(self, after: int, upto: int) -> None:
-        """Ask the next helper in turn for the notifications `after` < id <= `upto`."""
-        try:
-            self._connections[self._asked % self.count].send((after, upto))
-        except OSError as error:
-            raise HelperLost(error) from error
+        """Give the next helper in turn the notifications `after` < id <= `upto` to
+        prepare; it applies them when told (`apply_next`)."""
+        self._send(self._asked, (after, upto))
         self._asked += 1
 
-    def receive(self) -> tuple[list[Position], list[Recorded]] | None:
-        """The answer to the oldest question not yet answered; None when the helper
-        could not prepare every event of it (the caller then does that range itself)."""
-        connection = self._connections[self._answered % self.count]
+    def apply_next(self) -> int | None:
+        """Let the helper of the oldest range not yet applied apply it, and wait until it
+        has: how many notifications it applied, or None when it could not (another
+        process moved the positions, the database failed); the caller then goes on alone
+        from the positions as they are."""
+        turn = self._answered
+        self._send(turn, GO)
         try:
-            answer: Prepared | None = orjson.loads(connection.recv_bytes())
+            answer: int | None = orjson.loads(self._connections[turn % self.count].recv_bytes())
         except (EOFError, OSError) as error:
             raise HelperLost(error) from error
         self._answered += 1
-        if answer is None:
-            return None
-        events = [Recorded(*values) for _, values in answer]
-        positions = [Position(n, e.pupil_id) for (n, _), e in zip(answer, events, strict=True)]
-        return positions, events
+        return answer
+
+    def _send(self, number: int, message: Any) -> None:
+        try:
+            self._connections[number % self.count].send(message)
+        except OSError as error:
+            raise HelperLost(error) from error
 
     def close(self) -> None:
         """End the helpers; a second call does nothing. Those with answers nobody will
@@ -172,47 +166,58 @@ class Helpers:
 
 
 def _serve(connection: Connection, recipe: Recipe) -> None:
-    """A helper's life: answer ranges until told to stop (None) or the follower is gone
-    (its end of the pipe closes, also when it is killed). Ctrl-C reaches the whole
-    process group; the follower ends its helpers itself."""
+    """A helper's life: prepare a range, apply it when told, answer how many it applied;
+    until told to stop (None) or the follower is gone (its end of the pipe closes, also
+    when it is killed). Ctrl-C reaches the whole process group; the follower ends its
+    helpers itself."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.disable()  # a short life making values without cycles: collections only cost time
     from projections.follower import Follower  # a cycle at import time otherwise
 
     app = recipe.app_class(env=recipe.helper_env())
     follower = Follower(app, recipe.models, helpers=0)
+    follower.store.checkpoints = False  # the follower checkpoints, outside the turns
     try:
         while (question := _next_question(connection)) is not None:
+            prepared = _prepare(app.recorder, follower, *question)
+            if _next_question(connection) != GO:
+                return  # told to stop before its turn
             try:
-                answer = orjson.dumps(_prepared(app.recorder, follower, *question))
-            except Exception:
-                log.warning("a rebuild helper could not prepare %s", question, exc_info=True)
-                answer = orjson.dumps(None)
-            try:
-                connection.send_bytes(answer)
+                connection.send_bytes(orjson.dumps(_apply(follower, question[0], prepared)))
             except OSError:
                 return  # the follower is gone
     finally:
         app.close()
 
 
-def _next_question(connection: Connection) -> tuple[int, int] | None:
+def _next_question(connection: Connection) -> Any:
     try:
-        question: tuple[int, int] | None = connection.recv()
+        return connection.recv()
     except (EOFError, OSError):
         return None
-    return question
 
 
-def _prepared(recorder: Any, follower: Any, after: int, upto: int) -> Prepared | None:
-    notifications = recorder.select_notifications(
-        after, upto - after, stop=upto, inclusive_of_start=False
-    )
-    events = follower.prepare(notifications)
-    ready = [e for e in events if e is not None]
-    if len(ready) < len(events):
-        return None  # an event that does not decode: the follower meets it itself
-    return [
-        (n.id, (e.type, e.pupil_id, e.version, e.timestamp, e.fields, e.prepared))
-        for n, e in zip(notifications, ready, strict=True)
-    ]
+def _prepare(recorder: Any, follower: Any, after: int, upto: int) -> Any:
+    """The range's notifications and prepared events; an exception when it could not
+    even be read, met again at the turn."""
+    try:
+        notifications = recorder.select_notifications(
+            after, upto - after, stop=upto, inclusive_of_start=False
+        )
+        return notifications, follower.prepare(notifications), upto
+    except Exception as error:
+        return error
+
+
+def _apply(follower: Any, after: int, prepared: Any) -> int | None:
+    """Apply a prepared range in this helper's turn; None when it could not."""
+    if isinstance(prepared, Exception):
+        log.warning("a rebuild helper could not read its range", exc_info=prepared)
+        return None
+    notifications, events, upto = prepared
+    try:
+        follower.apply_prepared(notifications, events, after, upto)
+    except Exception:
+        log.warning("a rebuild helper could not apply its range", exc_info=True)
+        return None
+    return len(notifications)

@@ -72,6 +72,11 @@ class ReadStore:
     def __init__(self, app: Application[Any]) -> None:
         self.datastore = app.factory.datastore  # type: ignore[attr-defined]
         self.postgres = isinstance(self.datastore, PostgresDatastore)
+        # Whether this process's write transactions may checkpoint SQLite's write-ahead
+        # log when it has grown (SQLite's default). Rebuild helpers leave it to the
+        # follower (`checkpoint`): a checkpoint run at a helper's commit would delay
+        # every later range, which waits for that one's turn to end.
+        self.checkpoints = True
 
     @contextmanager
     def transaction(self, *, write: bool = False, durable: bool = True) -> Iterator[Tx]:
@@ -107,6 +112,8 @@ class ReadStore:
             cursor = connection.cursor()
             if not durable:
                 cursor.execute("PRAGMA synchronous=NORMAL")
+            if not self.checkpoints:
+                cursor.execute("PRAGMA wal_autocheckpoint=0")  # this connection's, for good
             try:
                 cursor.execute("BEGIN IMMEDIATE")
                 try:
@@ -118,6 +125,15 @@ class ReadStore:
             finally:
                 if not durable:
                     _make_durable(connection)
+
+    def checkpoint(self) -> None:
+        """Copy what SQLite's write-ahead log holds into the database file, as far as no
+        reader still needs it, without waiting for writers or making them wait (PASSIVE).
+        A rebuild's follower does this while a helper applies the next range."""
+        if self.postgres:
+            return
+        with self.datastore.get_connection(commit=False) as connection:
+            connection._sqlite_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self.transaction() as tx:
