@@ -71,15 +71,58 @@ def _plain_json(value: Any) -> Any:
     """Transcoded values (`{"_type_": …, "_data_": …}`) in their plain form."""
     kind = type(value)
     if kind is dict:
-        if len(value) == 2 and "_type_" in value and "_data_" in value:
-            try:
-                return PLAIN_FORMS[value["_type_"]](value["_data_"])
-            except KeyError:
-                raise NotPlain(value["_type_"]) from None
+        if _is_transcoded(value):
+            return _plain_value(value)
         return {k: v if type(v) in SCALARS else _plain_json(v) for k, v in value.items()}
     if kind is list:
         return [v if type(v) in SCALARS else _plain_json(v) for v in value]
     return value
+
+
+# Per topic, the top-level fields whose values were transcoded (a date, an id, a list
+# of ids) in the events of it decoded so far.
+_TRANSCODED: dict[str, frozenset[str]] = {}
+
+
+def _plain_fields(topic: str, state: bytes) -> dict[str, Any]:
+    """The stored JSON as plain values, converting only the fields that held transcoded
+    values in earlier events of the topic. Walking every value (`_plain_json`) cost half
+    of decoding; so it is done only when the fields converted do not account for every
+    transcoded value in the text: each holds `"_type_"` once, and that sequence cannot
+    occur inside a JSON string, where a quote is always escaped."""
+    data = orjson.loads(state)
+    expected = state.count(b'"_type_"')
+    converted = 0
+    for name in _TRANSCODED.get(topic, ()):
+        value = data.get(name)
+        if type(value) is dict and _is_transcoded(value):
+            data[name] = _plain_value(value)
+            converted += 1
+        elif type(value) is list and value and all(_is_transcoded(v) for v in value):
+            data[name] = [_plain_value(v) for v in value]
+            converted += len(value)
+    if converted == expected:
+        return data
+    found = {
+        name
+        for name, value in data.items()
+        if (type(value) is dict and _is_transcoded(value))
+        or (type(value) is list and value and all(_is_transcoded(v) for v in value))
+    }
+    _TRANSCODED[topic] = _TRANSCODED.get(topic, frozenset()) | found
+    plain: dict[str, Any] = _plain_json(data)
+    return plain
+
+
+def _is_transcoded(value: Any) -> bool:
+    return type(value) is dict and len(value) == 2 and "_type_" in value and "_data_" in value
+
+
+def _plain_value(value: dict[str, Any]) -> Any:
+    try:
+        return PLAIN_FORMS[value["_type_"]](value["_data_"])
+    except KeyError:
+        raise NotPlain(value["_type_"]) from None
 
 
 @lru_cache(maxsize=256)
@@ -104,7 +147,7 @@ def decoder(app: Application[Any]) -> Callable[[Any], Recorded]:
             if mapper.compressor:
                 state = mapper.compressor.decompress(state)
             try:
-                fields = _plain_json(orjson.loads(state))
+                fields = _plain_fields(stored.topic, state)
             except NotPlain:
                 return from_event(mapper.to_domain_event(stored))
             if "class_version" not in fields:

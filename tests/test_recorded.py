@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import orjson
 import pytest
@@ -74,6 +75,33 @@ def test_a_value_without_a_plain_form_is_decoded_the_library_way(services):
     decoded = decoder(services.dossiers)(odd)
     assert decoded == library_way(services, odd)
     assert str(decoded.fields["amount"]) == "1.50"
+
+
+def test_events_of_one_kind_decode_alike_wherever_they_hold_ids_and_dates(services):
+    """Per kind, the decoder converts the fields that held ids or dates in earlier events:
+    an event holding them elsewhere (a date where earlier ones had none, one nested in
+    another value, a list of ids) must still decode as the library does."""
+    load_demo(services)
+    stored = next(s for s in every_stored_event(services) if s.topic.endswith(".ActionPlanned"))
+    state = orjson.loads(stored.state)
+    day = {"_type_": "date_iso", "_data_": "2026-01-05"}
+    ids = [{"_type_": "uuid_hex", "_data_": uuid4().hex}]
+    variants = [
+        {**state, "due_on": None},
+        {**state, "due_on": day},
+        {**state, "helper": {"since": day}},
+        {**state, "obstacles": ids},
+        {**state, "obstacles": [*ids, "tekst"]},
+    ]
+    decode = decoder(services.dossiers)
+    for variant in variants + variants[::-1]:
+        odd = StoredEvent(
+            originator_id=stored.originator_id,
+            originator_version=stored.originator_version,
+            topic=stored.topic,
+            state=orjson.dumps(variant),
+        )
+        assert decode(odd) == library_way(services, odd), variant
 
 
 @pytest.mark.parametrize(
