@@ -17,6 +17,7 @@ from dossier.application import school_today as today
 from dossier.vocabulary import PHASES
 from projections.fold import fold, fold_current, forget_folds
 from projections.runtime import open_services
+from scripts.measure import fill
 
 Headers = dict[str, str]
 
@@ -450,6 +451,19 @@ def test_a_read_model_whose_version_changed_is_rebuilt_at_start(tmp_path):
         assert again.queries.timeline(actor, str(pupil), {"limit": 50}) == before
     finally:
         again.close()
+
+
+def test_rebuilding_one_read_model_leaves_the_others_alone(tmp_path, caplog):
+    services = open_services(str(tmp_path / "d.sqlite"))
+    try:
+        fill(services, 300, seed=4)
+        kept = services.reads.query("SELECT * FROM pupils ORDER BY pupil_id")
+        services.follower.rebuild(["timeline"])
+        assert services.reads.query("SELECT * FROM pupils ORDER BY pupil_id") == kept
+        assert [s.lag for s in services.follower.status()] == [0, 0]
+        assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+    finally:
+        services.close()
 
 
 def zeroing_deleted_pages(services, setting: int | None = None) -> int:

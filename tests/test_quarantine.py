@@ -119,6 +119,24 @@ def test_one_unreadable_event_quarantines_its_pupil_and_no_one_else(db_url):
         services.close()
 
 
+def test_a_quarantined_pupils_later_events_are_skipped_by_that_read_model_only(db_url):
+    services, client, headers = open_school(db_url, TimelineWithABug())
+    try:
+        sanne, daan = new_pupil(client, headers, "Sanne"), new_pupil(client, headers, "Daan")
+        record(client, headers, sanne, POISON)
+        record(client, headers, sanne, "Garage")  # a batch of its own, after the quarantine
+        record(client, headers, daan, "Kapsalon")
+
+        rows = services.reads.query(
+            "SELECT pupil_id, type FROM timeline_entries WHERE type = 'experience'"
+        )
+        assert [r["pupil_id"] for r in rows] == [daan]
+        versions = services.reads.query("SELECT version FROM pupils WHERE pupil_id = ?", (sanne,))
+        assert versions[0]["version"] == 3  # opened, the poison, the garage
+    finally:
+        services.close()
+
+
 def test_a_batch_that_cannot_be_prepared_still_reaches_everyone_else(db_url):
     services, client, headers = open_school(db_url, TimelineWhosePreparationBreaks())
     try:
