@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from projections.labels import (
+    NEGATIONS,
     TEXT_SKIP,
     Lexicon,
     LexiconEntry,
@@ -16,6 +17,7 @@ from projections.labels import (
     lemma_key,
     normalise,
 )
+from tests import lexicon_oracle
 
 
 def _labels(found: list[tuple[LexiconEntry, str]]) -> list[str]:
@@ -202,3 +204,93 @@ def test_group_needs_a_known_kind(tmp_path: Path) -> None:
     school_file.write_text('[[group]]\nlabel = "koken"\nkind = "hobby"\n', encoding="utf-8")
     with pytest.raises(ValueError, match="kind"):
         Lexicon.load(school_file)
+
+
+# Words of the shipped lexicon's forms, denials, words between them, and what ends or
+# splits sentences, so that generated texts hold mentions, near-misses and denials.
+FORM_WORDS = sorted(
+    {word for e in default_lexicon().entries for f in (e.label, *e.variants) for word in f.split()}
+)
+TEXT_WORDS = [*FORM_WORDS, *sorted(NEGATIONS), "werkte", "samengewerkt", "hielp", "te", "het"]
+TEXT_GLUE = [" ", "  ", ", ", ". ", "! ", "? ", "\n", "\n\n", " - ", "... ", " bijv. ", "\u2019"]
+
+
+@given(st.lists(st.tuples(st.sampled_from(TEXT_WORDS), st.sampled_from(TEXT_GLUE)), max_size=40))
+def test_mentions_in_text_are_found_as_word_by_word_matching_finds_them(
+    parts: list[tuple[str, str]],
+) -> None:
+    text = "".join(word + glue for word, glue in parts)
+    assert default_lexicon().find_in_text(text) == lexicon_oracle.find_in_text(
+        default_lexicon(), text
+    )
+
+
+@given(st.text(max_size=120))
+def test_mentions_in_any_text_are_found_as_word_by_word_matching_finds_them(text: str) -> None:
+    assert default_lexicon().find_in_text(text) == lexicon_oracle.find_in_text(
+        default_lexicon(), text
+    )
+
+
+def test_a_school_lexicon_finds_its_own_forms_as_word_by_word_matching_does(
+    tmp_path: Path,
+) -> None:
+    own = tmp_path / "own.toml"
+    own.write_text(
+        '[[group]]\nlabel = "lassen"\nkind = "interest"\nvariants = ["metaal lassen"]\n'
+        '[[group]]\nlabel = "nooit stilzitten"\nkind = "quality"\n',
+        encoding="utf-8",
+    )
+    lexicon = default_lexicon().extended(own)
+    text = "Ik wil metaal lassen. Ik kan nooit stilzitten, ik wil niet lassen. Geduldig lassen!"
+    assert lexicon.find_in_text(text) == lexicon_oracle.find_in_text(lexicon, text)
+    assert _labels(lexicon.find_in_text(text)) == [
+        "lassen",
+        "nooit stilzitten",
+        "geduldig",
+        "lassen",
+    ]
+
+
+# Pieces of the lexicon's phrases (as lemmas, which read back as themselves): whole
+# phrases, their beginnings and their ends, so that generated texts put phrases next to
+# and across each other; denials and other words to stand between them.
+PHRASE_PIECES = sorted(
+    {
+        " ".join(piece)
+        for phrase in default_lexicon()._phrases
+        for piece in (phrase, phrase[1:], phrase[:-1])
+        if piece
+    }
+)
+PIECES = [*PHRASE_PIECES, *sorted(NEGATIONS), "en", "ook", "dat", "wel"]
+# Two phrases sharing words ("samen werken" and "werken zonder hulp"), and phrases one to
+# four words after a denial: where the order of matching and the denial's reach tell.
+PHRASES = sorted(default_lexicon()._phrases)
+OVERLAPPING = sorted(
+    {
+        " ".join(first[:cut] + second)
+        for first in PHRASES
+        for cut in range(1, len(first))
+        for second in PHRASES
+        if second[: len(first) - cut] == first[cut:]
+    }
+)
+DENIED = [f"{denial} {'en ' * between}{' '.join(phrase)}" for denial in sorted(NEGATIONS)
+          for between in range(4) for phrase in PHRASES[::7]]  # fmt: skip
+TRICKY = st.one_of(st.sampled_from(OVERLAPPING), st.sampled_from(DENIED), st.sampled_from(PIECES))
+
+
+@given(
+    st.lists(
+        st.tuples(TRICKY, st.sampled_from([" ", " ", " ", ", ", ". ", "\n"])),
+        max_size=12,
+    )
+)
+def test_phrases_next_to_and_across_each_other_are_found_as_word_by_word_matching_does(
+    parts: list[tuple[str, str]],
+) -> None:
+    text = "".join(piece + glue for piece, glue in parts)
+    assert default_lexicon().find_in_text(text) == lexicon_oracle.find_in_text(
+        default_lexicon(), text
+    )
