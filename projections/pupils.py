@@ -96,7 +96,10 @@ class Pupils:
                 "UPDATE pupil_enrolments SET retracted = 1 WHERE pupil_id = ? AND entry_id = ?",
                 (pupil_id, values["entry_id"]),
             )
-        tx.batch.setdefault(self.name, {})[pupil_id] = (event.version, at, pupil_id)
+        latest = tx.batch.get(self.name)
+        if latest is None:  # not setdefault: that would build a dict for every event
+            latest = tx.batch[self.name] = {}
+        latest[pupil_id] = (event.version, at, pupil_id)
         if kind in ENROLMENT_EVENTS and (kind != "EntryCorrected" or changes):
             self._refresh_current(tx, pupil_id)
 

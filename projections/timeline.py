@@ -116,32 +116,69 @@ class Timeline:
         return audit_store.waiting(tx)
 
     def prepare(self, events: Sequence[Recorded]) -> None:
-        """Find the mentions in the batch's texts before the write lock is taken: they
-        take most of the time an event costs, and writers wait while the lock is held."""
+        """Work out the batch's rows before the write lock is taken: finding the mentions
+        in its texts takes most of the time an event costs, and writers (or, in a rebuild,
+        the helper whose turn is next) wait while the lock is held. What only the table
+        can tell (the day of a conversation recorded in an earlier batch) is left for
+        `apply`."""
+        days: dict[tuple[str, str], str] = {}  # entries of this batch: (pupil, id) -> day
         for event in events:
             values, changes = event.fields, event.fields.get("changes") or {}
             texts = [values.get(f) for f in TEXT_FIELDS.values()]
             texts += [changes.get(f) for f in TEXT_FIELDS.values()]
             found = {t: mentions(t) for t in texts if isinstance(t, str) and t}
-            event.prepared[self.name] = found
-
-    def _mentions(self, event: Recorded, text: str | None) -> Mentions:
-        """The text's mentions as `prepare` found them, else found now."""
-        found = event.prepared.get(self.name, {})
-        return found[text] if text in found else mentions(text)
+            event.prepared[self.name] = Prepared(found, self._draft(event, found, days))
 
     def apply(self, tx: Tx, event: Recorded, position: int) -> None:
         kind, values = event.type, event.fields
         # Every event of the pupil moves its mark, so the mark is the dossier version the
         # views fold up to too, and the fold remembered for them serves the refresh.
         self._pending(tx).touched[event.pupil_id] = event.version
-        if kind == "Opened":
-            self._add(tx, event, "enrolment", values["enrolment_id"], self._fields(event))
-        elif kind in ENTRY_TYPES:
-            self._add(tx, event, ENTRY_TYPES[kind], values["entry_id"], self._fields(event))
+        prepared: Prepared | None = event.prepared.get(self.name)
+        if kind == "Opened" or kind in ENTRY_TYPES:
+            draft = prepared.draft if prepared else self._draft(event, {}, {})
+            if draft is not None:
+                self._add(tx, event, draft)
         elif kind in REVISIONS:
             revision, key = REVISIONS[kind]
-            self._revise(tx, event, revision, values[key])
+            self._revise(tx, event, revision, values[key], prepared.found if prepared else {})
+
+    def _draft(
+        self, event: Recorded, found: dict[str, Mentions], days: dict[tuple[str, str], str]
+    ) -> "Draft | None":
+        """The row of the entry an event adds, with its mentions (`found` in `prepare`, else
+        found now); its day is None when that is a conversation's day not in `days`."""
+        values = event.fields
+        if event.type == "Opened":
+            entry_type, entry_id = "enrolment", values["enrolment_id"]
+        elif event.type in ENTRY_TYPES:
+            entry_type, entry_id = ENTRY_TYPES[event.type], values["entry_id"]
+        else:
+            return None
+        data = self._fields(event)
+        if entry_type in TEXT_FIELDS:
+            text = data.get(TEXT_FIELDS[entry_type])
+            data["mentions"] = found[text] if text in found else mentions(text)
+        pupil, conversation = event.pupil_id, data.get("conversation_id")
+        day = _own_day(entry_type, data)
+        if day is None and conversation:
+            day = days.get((pupil, str(conversation)))
+        if day is None and not conversation:
+            day = event.moment.astimezone(SCHOOL_TIMEZONE).date().isoformat()
+        if day is not None:
+            days[pupil, entry_id] = day
+        row = (
+            entry_id,
+            pupil,
+            event.version,
+            entry_type,
+            day,
+            stamp_stored(event.timestamp),
+            dumps(values["actor"]),
+            data.get("conversation_id") if entry_type == "phase" else None,
+            dumps(data),
+        )
+        return Draft(row, str(conversation) if conversation else None)
 
     @staticmethod
     def _fields(event: Recorded) -> dict[str, Any]:
@@ -172,29 +209,22 @@ class Timeline:
             found = tx.batch[self.name] = Pending()
         return found
 
-    def _add(
-        self, tx: Tx, event: Recorded, entry_type: str, entry_id: str, data: dict[str, Any]
-    ) -> None:
-        if entry_type in TEXT_FIELDS:
-            data["mentions"] = self._mentions(event, data.get(TEXT_FIELDS[entry_type]))
-        pending, pupil = self._pending(tx), event.pupil_id
-        day = self._day(tx, pending, entry_type, data, event)
-        pending.types[pupil, entry_id], pending.days[pupil, entry_id] = entry_type, day
-        pending.entries.append(
-            (
-                entry_id,
-                pupil,
-                event.version,
-                entry_type,
-                day,
-                stamp_stored(event.timestamp),
-                dumps(event.fields["actor"]),
-                data.get("conversation_id") if entry_type == "phase" else None,
-                dumps(data),
-            )
-        )
+    def _add(self, tx: Tx, event: Recorded, draft: "Draft") -> None:
+        """Add the entry's row; a day left open is the conversation's, from this batch or
+        the table, else the day the event was recorded."""
+        pending, row = self._pending(tx), draft.row
+        entry_id, pupil, day = row[0], row[1], row[4]
+        if day is None:
+            conversation = draft.conversation or ""
+            day = pending.lookup(tx, "day", pupil, conversation)
+            day = day or event.moment.astimezone(SCHOOL_TIMEZONE).date().isoformat()
+            row = (*row[:4], day, *row[5:])
+        pending.types[pupil, entry_id], pending.days[pupil, entry_id] = row[3], day
+        pending.entries.append(row)
 
-    def _revise(self, tx: Tx, event: Recorded, kind: str, entry_id: str) -> None:
+    def _revise(
+        self, tx: Tx, event: Recorded, kind: str, entry_id: str, found: dict[str, Mentions]
+    ) -> None:
         data = {k: v for k, v in event.fields.items() if k in {"changes", "reason", "outcome"}}
         if "changes" in data:  # the mentions added below must not change the event
             data["changes"] = dict(data["changes"])
@@ -202,7 +232,8 @@ class Timeline:
         pending = self._pending(tx)
         field = TEXT_FIELDS.get(pending.lookup(tx, "type", event.pupil_id, entry_id) or "")
         if field and field in changes:
-            changes["mentions"] = self._mentions(event, changes[field])
+            text = changes[field]
+            changes["mentions"] = found[text] if text in found else mentions(text)
         pending.revisions.append(
             (
                 event.pupil_id,
@@ -215,20 +246,33 @@ class Timeline:
             )
         )
 
-    @staticmethod
-    def _day(
-        tx: Tx, pending: "Pending", entry_type: str, data: dict[str, Any], event: Recorded
-    ) -> str:
-        """The entry's domain date: when it happened, not when it was recorded."""
-        if entry_type == "enrolment":
-            return school_year_start(data["school_year"]).isoformat()
-        for name in ("occurred_on", "held_on"):
-            if name in data:
-                return str(data[name])
-        conversation = data.get("conversation_id")
-        pupil = event.pupil_id
-        day = pending.lookup(tx, "day", pupil, str(conversation)) if conversation else None
-        return day or event.moment.astimezone(SCHOOL_TIMEZONE).date().isoformat()
+
+def _own_day(entry_type: str, data: dict[str, Any]) -> str | None:
+    """The entry's domain date, when its own fields tell it (when it happened, not when it
+    was recorded): an enrolment's school year, an experience's or conversation's date."""
+    if entry_type == "enrolment":
+        return school_year_start(data["school_year"]).isoformat()
+    for name in ("occurred_on", "held_on"):
+        if name in data:
+            return str(data[name])
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """An entry's row as `prepare` worked it out; its day (row[4]) is None when it is the
+    day of the conversation, which only the table holds."""
+
+    row: tuple[Any, ...]
+    conversation: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What `prepare` worked out for an event: its texts' mentions, the row it adds."""
+
+    found: dict[str, Mentions]
+    draft: Draft | None
 
 
 @dataclass
