@@ -60,7 +60,7 @@ def open_services(
     follower process (`dossier projections follow`); otherwise they catch up right after
     each save, before the call returns. Reads always catch up first.
     `models` replaces the read models (the pupil list and timeline), e.g. in tests.
-    `helpers`: processes that prepare batches ahead when catching up far behind; for a
+    `helpers`: processes that prepare and apply batches when catching up far behind; for a
     process whose job is following (`Follower.rebuild` has its own default).
     """
     env = library_env(db)
