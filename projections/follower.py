@@ -461,7 +461,7 @@ class Follower:
     ) -> int:
         """Throw read models away and replay the whole log into them, `batch`
         notifications per transaction, with `helpers` processes preparing and applying them
-        when the log is long (default: one per core; see projections.helpers)."""
+        when the log is long (default: one per core and one more; see projections.helpers)."""
         chosen = [self.models[n] for n in names] if names else list(self.models.values())
         count = default_count() if helpers is None else helpers
         with contextlib.ExitStack() as ending:

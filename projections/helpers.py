@@ -44,9 +44,11 @@ MOST_HELPERS = 8  # past this, applying range after range is the limit (docs/per
 
 
 def default_count() -> int:
-    """`DOSSIER_REBUILD_HELPERS`, else one helper per usable core (the follower only
-    hands out work meanwhile), at most MOST_HELPERS; none on one core, where a helper
-    would only add its start-up to the same work."""
+    """`DOSSIER_REBUILD_HELPERS`, else one helper per usable core and one more, at most
+    MOST_HELPERS; none on one core, where helpers would only add their start-up to the
+    same work. The follower only hands out work meanwhile, and a helper waiting for its
+    turn leaves its core to the extra one: on two cores three helpers rebuilt 1M events
+    in 27.7, 34.7 and 28.2 s where two took 35.5, 37.3 and 34.7 s (adjacent pairs)."""
     configured = os.environ.get("DOSSIER_REBUILD_HELPERS", "").strip()
     if configured:
         try:
@@ -54,7 +56,7 @@ def default_count() -> int:
         except ValueError:
             log.warning("DOSSIER_REBUILD_HELPERS=%r is not a number; using the default", configured)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return min(MOST_HELPERS, cores or 1) if (cores or 1) > 1 else 0
+    return min(MOST_HELPERS, (cores or 1) + 1) if (cores or 1) > 1 else 0
 
 
 @dataclass(frozen=True)
