@@ -237,7 +237,11 @@ class _Codes:
         try:
             return "".join(map(known.__getitem__, chunks))
         except KeyError:
-            return "".join([known.get(c) if c in known else self._chunk(c) for c in chunks])
+            codes = []
+            for chunk in chunks:  # get, then test: another thread may clear the cache
+                found = known.get(chunk)
+                codes.append(found if found is not None else self._chunk(chunk))
+            return "".join(codes)
 
     def _chunk(self, chunk: str) -> str:
         found = self._encode(_chunk_words(chunk))
