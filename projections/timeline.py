@@ -9,6 +9,7 @@ are kept with the timeline too (projections.audit_store): a pupil whose rows cha
 is marked for them to be worked out again.
 """
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +25,8 @@ from projections.fold import forget_folds
 from projections.labels import default_lexicon
 from projections.readstore import Tx
 from projections.recorded import Recorded
+
+log = logging.getLogger(__name__)
 
 TEXT_FIELDS = {"experience": "story", "phase": "notes"}
 ENTRY_TYPES = {
@@ -120,14 +123,22 @@ class Timeline:
         in its texts takes most of the time an event costs, and writers (or, in a rebuild,
         the helper whose turn is next) wait while the lock is held. What only the table
         can tell (the day of a conversation recorded in an earlier batch) is left for
-        `apply`."""
+        `apply`. An event that cannot be prepared is left as it is: `apply` meets the
+        failure again and quarantines its pupil, while the rest of the batch stays prepared."""
         days: dict[tuple[str, str], str] = {}  # entries of this batch: (pupil, id) -> day
         for event in events:
-            values, changes = event.fields, event.fields.get("changes") or {}
-            texts = [values.get(f) for f in TEXT_FIELDS.values()]
-            texts += [changes.get(f) for f in TEXT_FIELDS.values()]
-            found = {t: mentions(t) for t in texts if isinstance(t, str) and t}
-            event.prepared[self.name] = Prepared(found, self._draft(event, found, days))
+            try:
+                event.prepared[self.name] = self._prepare_one(event, days)
+            except Exception:
+                log.debug("event %s of %s not prepared", event.version, event.pupil_id,
+                          exc_info=True)  # fmt: skip
+
+    def _prepare_one(self, event: Recorded, days: dict[tuple[str, str], str]) -> "Prepared":
+        values, changes = event.fields, event.fields.get("changes") or {}
+        texts = [values.get(f) for f in TEXT_FIELDS.values()]
+        texts += [changes.get(f) for f in TEXT_FIELDS.values()]
+        found = {t: mentions(t) for t in texts if isinstance(t, str) and t}
+        return Prepared(found, self._draft(event, found, days))
 
     def apply(self, tx: Tx, event: Recorded, position: int) -> None:
         kind, values = event.type, event.fields

@@ -561,3 +561,25 @@ def test_a_fold_read_while_the_timeline_is_rebuilt_is_not_remembered(tmp_path):
         assert shown_equals_afresh(services, actor, pupil)
     finally:
         services.close()
+
+
+def test_an_event_that_cannot_be_prepared_leaves_the_rest_of_its_batch_prepared(tmp_path):
+    """Finding mentions is done before the write lock; one malformed event (here a dossier
+    opened without its enrolment) must not send its whole batch's texts to be worked out
+    under the lock."""
+    services = open_services(str(tmp_path / "d.sqlite"))
+    try:
+        fill(services, 60, seed=5)
+        recorder, follower = services.dossiers.recorder, services.follower
+        events = [follower.decode(n) for n in recorder.select_notifications(0, 1000)]
+        broken = copy.deepcopy(next(e for e in events if e.type == "Opened"))
+        del broken.fields["enrolment_id"]
+        batch = [broken, *(copy.deepcopy(e) for e in events)]
+
+        timeline = follower.models["timeline"]
+        timeline.prepare(batch)
+
+        assert "timeline" not in batch[0].prepared
+        assert all("timeline" in e.prepared for e in batch[1:])
+    finally:
+        services.close()
