@@ -431,7 +431,8 @@ class Follower:
                     team.ask(*ranges[number + team.count])
                 applied += count
                 self.helped_events = applied
-                self.store.checkpoint()  # while the next helper applies its range
+                # Between turns, while no helper writes: see ReadStore.checkpoint.
+                self.store.checkpoint()
                 if on_progress:
                     on_progress(applied, head)
         except Exception as error:  # a helper lost, a read model's bug

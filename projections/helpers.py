@@ -7,7 +7,7 @@ after range, in the log's order, under the read models' lock. So a helper prepar
 range, waits for its turn, and applies it itself through its own connection, exactly as
 `Follower.catch_up` applies a batch (a failing event quarantines its pupil there too).
 The follower only hands out the ranges and the turns, and, on SQLite, checkpoints the
-write-ahead log meanwhile. Earlier the helpers sent the prepared events back to the
+write-ahead log between two turns. Earlier the helpers sent the prepared events back to the
 follower to apply: sending and reading them back cost more than applying them, and the
 follower, applying every range alone, set the pace of a large rebuild.
 
@@ -178,7 +178,7 @@ def _serve(connection: Connection, recipe: Recipe) -> None:
 
     app = recipe.app_class(env=recipe.helper_env())
     follower = Follower(app, recipe.models, helpers=0)
-    follower.store.checkpoints = False  # the follower checkpoints, outside the turns
+    follower.store.checkpoints = False  # the follower checkpoints, between the turns
     try:
         while (question := _next_question(connection)) is not None:
             prepared = _prepare(app.recorder, follower, *question)

@@ -214,8 +214,8 @@ def test_an_event_a_read_model_cannot_apply_quarantines_only_its_pupil(tmp_path)
 
 
 def test_a_helped_rebuild_keeps_the_write_ahead_log_short(tmp_path):
-    """Helpers leave checkpoints to the follower, which runs them while the next range is
-    applied: the log of changes must not grow to hold the whole rebuild."""
+    """Helpers leave checkpoints to the follower, which runs one between two turns: the
+    log of changes must not grow to hold the whole rebuild."""
     db = tmp_path / "school.sqlite"
     services = school_at(str(db))
     try:
