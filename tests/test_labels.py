@@ -4,6 +4,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import simplemma
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,6 +17,7 @@ from projections.labels import (
     default_lexicon,
     lemma_key,
     normalise,
+    split_sentences,
 )
 from tests import lexicon_oracle
 
@@ -144,6 +146,65 @@ def test_free_text_is_read_into_the_words_labels_are(parts: list[tuple[str, str]
 @given(st.text(max_size=80))
 def test_any_text_is_read_into_the_words_labels_are(text: str) -> None:
     assert _text_words(text) == tuple(w for w in lemma_key(text) if w not in TEXT_SKIP)
+
+
+# What may end a sentence for simplemma or only look like it: every terminator it knows
+# for any language, quotes and brackets that may close one, every kind of white space and
+# line break, abbreviations, initials, numbers and words that open a sentence.
+SENTENCE_PARTS = [".", "!", "?", "\u2026", "\u0589", "\u061f", "\u0964", "\u0965", ";", "..."]
+SENTENCE_PARTS += ['"', "'", "\u201d", "\u2019", "\u00bb", ")", "]", "(", "["]
+SENTENCE_PARTS += [
+    " ",
+    "  ",
+    "\t",
+    "\xa0",
+    "\u2003",
+    "\n",
+    "\r\n",
+    "\n\n",
+    "\x0b",
+    "\u2028",
+    "\x85",
+]
+SENTENCE_PARTS += ["ik", "Ik", "werk", "Maar", "dr", "nr.", "J", "3", "12", "m", "É", "ĳ"]
+
+
+def simplemma_per_line(text: str) -> list[str]:
+    return [
+        s for line in text.splitlines() for s in simplemma.split_sentences(line, lang="nl") if s
+    ]
+
+
+@given(st.lists(st.sampled_from(SENTENCE_PARTS), max_size=12))
+def test_sentences_are_split_as_simplemma_splits_each_line(parts: list[str]) -> None:
+    """A line simplemma could not split is not handed to it, for speed; the sentences
+    must be exactly those it gives."""
+    text = "".join(parts)
+    assert split_sentences(text) == simplemma_per_line(text)
+
+
+def test_every_single_place_simplemma_may_end_a_sentence_is_split_as_it_splits() -> None:
+    """One possible end in a line, of every kind, between words of every sort: the cases
+    where asking simplemma or not makes the difference."""
+    terminators = [".", "!", "?", ";", "\u2026", "\u0589", "\u061f", "\u0964", "\u0965", "\u037e"]
+    closers = ["", '"', "'", "\u201d", "\u2019", "\u00bb", ")", "]", "\u201c", "\u2018"]
+    spaces = [" ", "\t", "\xa0", "\u2003", "\u3000", "\x1c", ""]
+    for term in terminators:
+        for closer in closers:
+            for space in spaces:
+                for before, after in [
+                    ("Ik werk", "Maar ik"),
+                    ("ik", "ik"),
+                    ("nr", "3"),
+                    ("J", "Ik"),
+                ]:
+                    text = f"{before}{term}{closer}{space}{after}"
+                    assert split_sentences(text) == simplemma_per_line(text), text
+
+
+@given(st.text(max_size=120))
+def test_sentences_of_any_text_are_split_as_simplemma_splits_each_line(text: str) -> None:
+    assert split_sentences(text) == simplemma_per_line(text)
 
 
 def test_ambiguous_words_are_not_found_in_free_text() -> None:
