@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from eventsourcing.application import Application
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from projections.errors import is_infrastructure
 from projections.helpers import Helpers, Recipe, default_count
@@ -486,6 +487,16 @@ class Follower:
                     tx.execute("DELETE FROM projection_quarantine WHERE name = ?", (model.name,))
             return self._catch_up(count, on_progress, batch, team)
 
+    def read_log(self, after: int, limit: int, upto: int | None = None) -> Sequence[Any]:
+        """The log's notifications `after` < id (<= `upto`), at most `limit`: on SQLite as
+        plain rows (`ReadStore.read_log`), else the library's notifications."""
+        recorder: Any = self.app.recorder
+        if not self.store.postgres and isinstance(recorder, SQLiteApplicationRecorder):
+            return self.store.read_log(recorder.events_table_name, after, limit, upto)
+        return list(
+            recorder.select_notifications(after, limit, stop=upto, inclusive_of_start=False)
+        )
+
     def _lock(self, tx: Tx) -> dict[str, int]:
         """Take the position rows (first statement: SQLite's write lock, PostgreSQL's row locks)."""
         tx.execute("UPDATE projection_positions SET position = position")
@@ -499,9 +510,7 @@ class Follower:
         connection pool for a reader while holding its one writer. When applying fails
         for another reason than the database, the batch is applied again event by event.
         """
-        notifications = self.app.recorder.select_notifications(  # type: ignore[attr-defined]
-            start, size, inclusive_of_start=False
-        )
+        notifications = self.read_log(start, size)
         if not notifications:
             return 0
         self.apply_prepared(notifications, self.prepare(notifications), start)

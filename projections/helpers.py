@@ -181,7 +181,7 @@ def _serve(connection: Connection, recipe: Recipe) -> None:
     follower.store.checkpoints = False  # the follower checkpoints, between the turns
     try:
         while (question := _next_question(connection)) is not None:
-            prepared = _prepare(app.recorder, follower, *question)
+            prepared = _prepare(follower, *question)
             if _next_question(connection) != GO:
                 return  # told to stop before its turn
             try:
@@ -199,13 +199,11 @@ def _next_question(connection: Connection) -> Any:
         return None
 
 
-def _prepare(recorder: Any, follower: Any, after: int, upto: int) -> Any:
+def _prepare(follower: Any, after: int, upto: int) -> Any:
     """The range's notifications and prepared events; an exception when it could not
     even be read, met again at the turn."""
     try:
-        notifications = recorder.select_notifications(
-            after, upto - after, stop=upto, inclusive_of_start=False
-        )
+        notifications = follower.read_log(after, upto - after, upto)
         return notifications, follower.prepare(notifications), upto
     except Exception as error:
         return error

@@ -9,7 +9,9 @@ import logging
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
+from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.postgres import PostgresDatastore
@@ -66,6 +68,17 @@ class Tx:
             yield
         finally:
             self.execute(f"PRAGMA secure_delete = {before}")
+
+
+class LoggedEvent(NamedTuple):
+    """A notification of the event log as SQLite stores it: what the library's
+    `Notification` holds, with the aggregate's id as the text it is stored as."""
+
+    id: int
+    originator_id: str
+    originator_version: int
+    topic: str
+    state: bytes
 
 
 class ReadStore:
@@ -143,6 +156,35 @@ class ReadStore:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self.transaction() as tx:
             return tx.query(sql, params)
+
+    def read_log(
+        self, table: str, after: int, limit: int, upto: int | None = None
+    ) -> list[LoggedEvent]:
+        """SQLite only: the notifications `after` < id (<= `upto`) of the library's events
+        `table`, at most `limit`, as plain rows. The library's own read makes a UUID of
+        every aggregate's id and a frozen dataclass of every row, which a rebuild only
+        turns back into text: that was a fifth of reading and decoding an event."""
+        sql = f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
+        params: tuple[int, ...] = (after, limit)
+        if upto is not None:
+            sql, params = sql + "WHERE rowid > ? AND rowid <= ? ", (after, upto, limit)
+        else:
+            sql += "WHERE rowid > ? "
+        with self.datastore.get_connection(commit=False) as connection:
+            cursor = connection._sqlite_conn.cursor()
+            cursor.row_factory = None
+            cursor.execute(sql + "ORDER BY rowid LIMIT ?", params)
+            rows = cursor.fetchall()
+        if self.datastore.originator_id_type != "uuid":
+            return list(map(LoggedEvent._make, rows))
+        return [LoggedEvent(n, _uuid_text(i), v, t, s) for n, i, v, t, s in rows]
+
+
+@lru_cache(maxsize=1 << 16)
+def _uuid_text(stored: str) -> str:
+    """An aggregate id stored as a UUID (the library stores its hex digits) as the text
+    the library's own UUID gives: the same id comes back for every event of a dossier."""
+    return str(UUID(stored))
 
 
 def _make_durable(connection: Any) -> None:

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
+from uuid import UUID
 
 import orjson
 from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder, Mapper
+from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.utils import resolve_topic
 
 from dossier.plain import event_type, plain
@@ -149,15 +150,25 @@ def decoder(app: Application[Any]) -> Callable[[Any], Recorded]:
             try:
                 fields = _plain_fields(stored.topic, state)
             except NotPlain:
-                return from_event(mapper.to_domain_event(stored))
+                return from_event(mapper.to_domain_event(_as_stored(stored)))
             if "class_version" not in fields:
                 timestamp = fields.pop("timestamp")
                 return Recorded(
                     name, str(stored.originator_id), stored.originator_version, timestamp, fields
                 )
-        return from_event(mapper.to_domain_event(stored))
+        return from_event(mapper.to_domain_event(_as_stored(stored)))
 
     return decode
+
+
+def _as_stored(stored: Any) -> StoredEvent:
+    """The library's stored event, with a UUID for an aggregate id read as text (see
+    ReadStore.read_log), as the library gives it to the domain event."""
+    if isinstance(stored, StoredEvent):
+        return stored
+    return StoredEvent(
+        UUID(stored.originator_id), stored.originator_version, stored.topic, stored.state
+    )
 
 
 def from_event(event: Any) -> Recorded:

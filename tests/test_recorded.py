@@ -1,6 +1,7 @@
 """Read models read stored events as plain values; those equal the library's decoding, made plain."""
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,24 @@ def test_a_value_without_a_plain_form_is_decoded_the_library_way(services):
     decoded = decoder(services.dossiers)(odd)
     assert decoded == library_way(services, odd)
     assert str(decoded.fields["amount"]) == "1.50"
+
+
+def test_the_log_read_as_plain_rows_holds_and_decodes_to_what_the_library_reads(services):
+    load_demo(services)
+    library = every_stored_event(services)
+    rows = services.follower.read_log(0, 10**6)
+    assert [tuple(row) for row in rows] == [
+        (n.id, str(n.originator_id), n.originator_version, n.topic, n.state) for n in library
+    ]
+    assert [r.id for r in services.follower.read_log(3, 10, upto=6)] == [4, 5, 6]
+    assert [r.id for r in services.follower.read_log(3, 2)] == [4, 5]
+
+    decode = services.follower.decode
+    assert [decode(row) for row in rows] == [library_way(services, n) for n in library]
+    state = orjson.loads(rows[1].state)
+    state["amount"] = {"_type_": "decimal_str", "_data_": "1.50"}
+    odd = rows[1]._replace(state=orjson.dumps(state))  # the library's way, from a row
+    assert decode(odd) == library_way(services, replace(library[1], state=odd.state))
 
 
 def test_events_of_one_kind_decode_alike_wherever_they_hold_ids_and_dates(services):
