@@ -10,6 +10,7 @@ from typing import Any
 from dossier.vocabulary import PHASES, school_year_of
 from projections.fold import Item
 from projections.labels import normalise
+from projections.timeline import sentence_of
 
 COMPETENCIES = (
     "kwaliteitenreflectie",
@@ -98,7 +99,9 @@ def _suggestions(live: list[Item], recorded: set[str]) -> list[dict[str, Any]]:
     """Lexicon words found in stories and notes that are not (yet) recorded insights."""
     seen, suggestions = set(), []
     for item in live:
-        for label, kind, sentence in item["data"].get("mentions", []):
+        for mention in item["data"].get("mentions", []):
+            label, kind = mention[0], mention[1]
+            sentence = sentence_of(item["data"], item["type"], mention)
             if normalise(label) in recorded or (label, sentence) in seen:
                 continue
             seen.add((label, sentence))

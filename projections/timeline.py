@@ -45,7 +45,10 @@ REVISIONS = {
 }
 METADATA = frozenset({"entry_id", "actor"})
 OPENED_ENROLMENT = frozenset({"school", "school_year", "sector", "grade"})
-Mentions = tuple[tuple[str, str, str], ...]  # (label, kind, sentence)
+# (label, kind, start, end): the sentence it was found in is text[start:end] of the text
+# searched, which the row holds beside; a row holding the sentence itself again was half
+# of an experience's or a phase's row, written, checkpointed and read back every time.
+Mentions = tuple[tuple[str, str, int, int], ...]
 
 
 def stamp(moment: datetime) -> str:
@@ -69,16 +72,30 @@ def dumps(data: Any) -> str:
 
 
 def mentions(text: str | None) -> Mentions:
-    """Lexicon qualities, motives and interests named in a text, with their sentence."""
+    """Lexicon qualities, motives and interests named in a text, with where in the text
+    their sentence is (see `Mentions`; `sentence_of` gives it back)."""
     if not text:
         return ()
-    found = default_lexicon().find_in_text(text)
-    return tuple((entry.label, entry.kind, sentence) for entry, sentence in found)
+    found, spans = [], {}
+    start = 0
+    for entry, sentence in default_lexicon().find_in_text(text):
+        if sentence not in spans:  # a sentence is a slice of the text, found in order
+            start = text.index(sentence, start)
+            spans[sentence] = (start, start + len(sentence))
+            start += len(sentence)
+        found.append((entry.label, entry.kind, *spans[sentence]))
+    return tuple(found)
+
+
+def sentence_of(data: dict[str, Any], entry_type: str, mention: Sequence[Any]) -> str:
+    """The sentence a mention in an entry's data was found in."""
+    start, end = mention[2], mention[3]
+    return str(data[TEXT_FIELDS[entry_type]][start:end])
 
 
 class Timeline:
     name = "timeline"
-    version = "3"
+    version = "4"
 
     def __init__(self) -> None:
         self._failed: dict[str, int] = {}  # pupils whose audit facts failed, at their mark

@@ -19,6 +19,7 @@ from projections.labels import (
     normalise,
     split_sentences,
 )
+from projections.timeline import mentions, sentence_of
 from tests import lexicon_oracle
 
 
@@ -200,6 +201,15 @@ def test_every_single_place_simplemma_may_end_a_sentence_is_split_as_it_splits()
                 ]:
                     text = f"{before}{term}{closer}{space}{after}"
                     assert split_sentences(text) == simplemma_per_line(text), text
+
+
+@given(st.lists(st.sampled_from([*SENTENCE_PARTS, "samenwerken", "geduldig", "niet"]), max_size=30))
+def test_a_mention_points_at_the_sentence_it_was_found_in(parts: list[str]) -> None:
+    """Rows keep where a mention's sentence is in the text, not the sentence again."""
+    text = "".join(parts)
+    found = [(e.label, e.kind, sentence) for e, sentence in default_lexicon().find_in_text(text)]
+    held = mentions(text)
+    assert [(m[0], m[1], sentence_of({"story": text}, "experience", m)) for m in held] == found
 
 
 @given(st.text(max_size=120))
