@@ -243,7 +243,9 @@ class _Codes:
 
     def _sentence(self, sentence: str) -> str:
         """The sentence's lemmas as `_text_words` reads them, one character each."""
-        chunks = unicodedata.normalize("NFC", sentence).lower().replace("\u2019", "'").split()
+        if not sentence.isascii():  # what NFC changes is never ASCII
+            sentence = unicodedata.normalize("NFC", sentence).replace("\u2019", "'")
+        chunks = sentence.lower().split()
         known = self._chunks
         try:
             return "".join(map(known.__getitem__, chunks))

@@ -26,9 +26,11 @@ from dossier.plain import event_type, plain
 HEADER = ("originator_id", "originator_version", "timestamp")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Recorded:
-    """One stored event of a dossier, its values plain (UUIDs, dates and moments as text)."""
+    """One stored event of a dossier, its values plain (UUIDs, dates and moments as text).
+    Not frozen, though nothing changes it but `prepared`: a frozen dataclass sets each
+    field through object.__setattr__, and a rebuild makes a million of these."""
 
     type: str  # the event class's name: "ExperienceRecorded"
     pupil_id: str

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -212,8 +213,9 @@ class Timeline:
     def _fields(event: Recorded) -> dict[str, Any]:
         """The event's own fields; for `Opened` only those of the first enrolment."""
         values = event.fields
-        names = OPENED_ENROLMENT if event.type == "Opened" else values.keys() - METADATA
-        return {k: values[k] for k in sorted(names)}
+        if event.type == "Opened":
+            return {k: values[k] for k in sorted(OPENED_ENROLMENT)}
+        return {k: values[k] for k in _row_fields(tuple(values))}
 
     def flush(self, tx: Tx) -> None:
         """Write the batch's rows at once: one statement per table, not one per event."""
@@ -275,6 +277,13 @@ class Timeline:
         )
 
 
+@lru_cache(maxsize=1024)
+def _row_fields(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The fields an entry's row holds of an event with these fields, in sorted order;
+    events of one kind have the same fields, so this is worked out once per kind."""
+    return tuple(sorted(set(names) - METADATA))
+
+
 def _own_day(entry_type: str, data: dict[str, Any]) -> str | None:
     """The entry's domain date, when its own fields tell it (when it happened, not when it
     was recorded): an enrolment's school year, an experience's or conversation's date."""
@@ -286,7 +295,7 @@ def _own_day(entry_type: str, data: dict[str, Any]) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, for speed: see Recorded
 class Draft:
     """An entry's row as `prepare` worked it out; its day (row[4]) is None when it is the
     day of the conversation, which only the table holds."""
@@ -295,7 +304,7 @@ class Draft:
     conversation: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, for speed: see Recorded
 class Prepared:
     """What `prepare` worked out for an event: its texts' mentions, the row it adds."""
 
