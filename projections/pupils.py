@@ -1,14 +1,18 @@
 """Read model `pupils`: the list of a school's pupils, with their current enrolment."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from projections.readstore import Row, Tx
 from projections.recorded import Recorded
 
 ENROLMENT_FIELDS = ("school_year", "sector", "grade")
-ENROLMENT_EVENTS = frozenset({"Opened", "EnrolmentChanged", "EntryCorrected", "EntryRetracted"})
+# Events whose statements read or change rows of pupils opened earlier in the batch.
+PUPIL_EVENTS = frozenset(
+    {"CoachAssigned", "CoachUnassigned", "TransferReceived", "EnrolmentChanged"}
+    | {"EntryCorrected", "EntryRetracted"}
+)
 
 
 class Pupils:
@@ -58,18 +62,20 @@ class Pupils:
         return 0
 
     def apply(self, tx: Tx, event: Recorded, position: int) -> None:
-        pupil_id, kind, values = event.pupil_id, event.type, event.fields
-        at, changes = event.timestamp, {}
+        pending, kind = self._pending(tx), event.type
         if kind == "Opened":
-            tx.execute(
-                "INSERT INTO pupils (pupil_id, school, name, external_ref, version, opened_at, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (pupil_id, values["school"], values["name"], values["external_ref"], 1, at, at),
-            )
-            self._enrol(tx, event, values["enrolment_id"])
-            for coach_id in values["coaches"]:
-                self._assign(tx, pupil_id, coach_id)
-        elif kind == "CoachAssigned":
+            self._open(pending, event)
+        elif kind in PUPIL_EVENTS:
+            self._write_opened(tx, pending)  # the statements below read or change those rows
+            if self._change(tx, event):
+                self._refresh_current(tx, event.pupil_id)
+        pending.latest[event.pupil_id] = (event.version, event.timestamp, event.pupil_id)
+
+    def _change(self, tx: Tx, event: Recorded) -> bool:
+        """Apply an event of PUPIL_EVENTS; whether the pupil's current enrolment may have
+        changed."""
+        pupil_id, kind, values = event.pupil_id, event.type, event.fields
+        if kind == "CoachAssigned":
             self._assign(tx, pupil_id, values["coach_id"])
         elif kind == "CoachUnassigned":
             tx.execute(
@@ -84,54 +90,73 @@ class Pupils:
             tx.execute("DELETE FROM pupil_coaches WHERE pupil_id = ?", (pupil_id,))
         elif kind == "EnrolmentChanged":
             self._enrol(tx, event, values["entry_id"])
+            return True
         elif kind == "EntryCorrected":
             changes = {k: v for k, v in values["changes"].items() if k in ENROLMENT_FIELDS}
-            for field, value in changes.items():
+            for column, value in changes.items():
                 tx.execute(
-                    f"UPDATE pupil_enrolments SET {field} = ? WHERE pupil_id = ? AND entry_id = ?",
+                    f"UPDATE pupil_enrolments SET {column} = ? WHERE pupil_id = ? AND entry_id = ?",
                     (value, pupil_id, values["entry_id"]),
                 )
+            return bool(changes)
         elif kind == "EntryRetracted":
             tx.execute(
                 "UPDATE pupil_enrolments SET retracted = 1 WHERE pupil_id = ? AND entry_id = ?",
                 (pupil_id, values["entry_id"]),
             )
-        latest = tx.batch.get(self.name)
-        if latest is None:  # not setdefault: that would build a dict for every event
-            latest = tx.batch[self.name] = {}
-        latest[pupil_id] = (event.version, at, pupil_id)
-        if kind in ENROLMENT_EVENTS and (kind != "EntryCorrected" or changes):
-            self._refresh_current(tx, pupil_id)
+            return True
+        return False
 
     def flush(self, tx: Tx) -> None:
-        """Each pupil's newest version of the batch, in one statement."""
-        latest = tx.batch.pop(self.name, {})
+        """The batch's new pupils, then each pupil's newest version, a statement a table."""
+        pending: Pending | None = tx.batch.pop(self.name, None)
+        if pending is None:
+            return
+        self._write_opened(tx, pending)
         tx.executemany(
             "UPDATE pupils SET version = ?, updated_at = ? WHERE pupil_id = ?",
-            list(latest.values()),
+            list(pending.latest.values()),
         )
+
+    def _pending(self, tx: Tx) -> "Pending":
+        found: Pending | None = tx.batch.get(self.name)
+        if found is None:  # not setdefault: that would build a Pending for every event
+            found = tx.batch[self.name] = Pending()
+        return found
+
+    @staticmethod
+    def _open(pending: "Pending", event: Recorded) -> None:
+        """A new pupil's rows, kept for `_write_opened`: its first enrolment is its current
+        one, so nothing needs reading back."""
+        values, pupil_id, at = event.fields, event.pupil_id, event.timestamp
+        school, name, ref = values["school"], values["name"], values["external_ref"]
+        year, sector, grade = values["school_year"], values["sector"], values["grade"]
+        pending.pupils.append((pupil_id, school, name, ref, year, sector, grade, 1, at, at))
+        pending.enrolments.append(_enrolment(event, values["enrolment_id"]))
+        pending.coaches += [(coach_id, pupil_id) for coach_id in values["coaches"]]
+
+    @staticmethod
+    def _write_opened(tx: Tx, pending: "Pending") -> None:
+        """Write the new pupils kept so far: in a rebuild they come a hundred a batch, and a
+        statement each for them, their enrolment and their coaches, with a read back of the
+        current enrolment, cost more than all other events' work on this model."""
+        if not pending.pupils:
+            return
+        tx.executemany(
+            "INSERT INTO pupils (pupil_id, school, name, external_ref, school_year, sector, "
+            "grade, version, opened_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            pending.pupils,
+        )
+        tx.executemany(ENROL, pending.enrolments)
+        tx.executemany(ASSIGN, pending.coaches)
+        pending.pupils, pending.enrolments, pending.coaches = [], [], []
 
     @staticmethod
     def _assign(tx: Tx, pupil_id: str, coach_id: str) -> None:
-        tx.execute(
-            "INSERT INTO pupil_coaches (coach_id, pupil_id) VALUES (?, ?)", (coach_id, pupil_id)
-        )
+        tx.execute(ASSIGN, (coach_id, pupil_id))
 
     def _enrol(self, tx: Tx, event: Recorded, entry_id: str) -> None:
-        values = event.fields
-        tx.execute(
-            "INSERT INTO pupil_enrolments (entry_id, pupil_id, seq, school, school_year, sector, "
-            "grade) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                entry_id,
-                event.pupil_id,
-                event.version,
-                values["school"],
-                values["school_year"],
-                values["sector"],
-                values["grade"],
-            ),
-        )
+        tx.execute(ENROL, _enrolment(event, entry_id))
 
     def _refresh_current(self, tx: Tx, pupil_id: str) -> None:
         rows = tx.query(
@@ -145,6 +170,37 @@ class Pupils:
                 "UPDATE pupils SET school_year = ?, sector = ?, grade = ? WHERE pupil_id = ?",
                 (current["school_year"], current["sector"], current["grade"], pupil_id),
             )
+
+
+ENROL = (
+    "INSERT INTO pupil_enrolments (entry_id, pupil_id, seq, school, school_year, sector, grade) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+ASSIGN = "INSERT INTO pupil_coaches (coach_id, pupil_id) VALUES (?, ?)"
+
+
+def _enrolment(event: Recorded, entry_id: str) -> tuple[Any, ...]:
+    values = event.fields
+    return (
+        entry_id,
+        event.pupil_id,
+        event.version,
+        values["school"],
+        values["school_year"],
+        values["sector"],
+        values["grade"],
+    )
+
+
+@dataclass
+class Pending:
+    """A batch's rows not yet written: new pupils (with their enrolment and coaches),
+    and each pupil's newest version."""
+
+    latest: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    pupils: list[tuple[Any, ...]] = field(default_factory=list)
+    enrolments: list[tuple[Any, ...]] = field(default_factory=list)
+    coaches: list[tuple[str, str]] = field(default_factory=list)
 
 
 def list_pupils(

@@ -583,3 +583,37 @@ def test_an_event_that_cannot_be_prepared_leaves_the_rest_of_its_batch_prepared(
         assert all("timeline" in e.prepared for e in batch[1:])
     finally:
         services.close()
+
+
+def pupil_tables(services) -> list[list[Any]]:
+    return [
+        [dict(row) for row in services.reads.query(f"SELECT * FROM {table} ORDER BY 1, 2")]
+        for table in ("pupils", "pupil_enrolments", "pupil_coaches")
+    ]
+
+
+def test_pupils_opened_and_changed_in_one_batch_rebuild_as_they_were_kept(tmp_path):
+    """A rebuild keeps a batch's new pupils to write them together; what changes them
+    later in the same batch (coaches, enrolments) must still apply after them."""
+    services = open_services(str(tmp_path / "d.sqlite"))
+    try:
+        services.accounts.add_school("SCH1", "School")
+        _, token = services.accounts.add_user("SCH1", "counsellor", "Decaan")
+        actor = services.accounts.authenticate(token)
+        coach, _ = services.accounts.add_user("SCH1", "coach", "Mentor")
+        values = {"name": "Pupil", "sector": "vmbo", "grade": 3, "school_year": "2023-2024"}
+        for _ in range(3):
+            pupil = services.dossiers.open_dossier(actor, values).id
+            services.dossiers.assign_coach(actor, pupil, coach)
+            services.dossiers.unassign_coach(actor, pupil, coach)
+            services.dossiers.assign_coach(actor, pupil, coach)
+            enrolment = {"sector": "mbo", "grade": 1, "school_year": "2024-2025"}
+            services.dossiers.change_enrolment(actor, pupil, enrolment)
+        kept = pupil_tables(services)
+        assert [len(rows) for rows in kept] == [3, 6, 3]
+
+        services.follower.rebuild()  # all in one batch
+
+        assert pupil_tables(services) == kept
+    finally:
+        services.close()
