@@ -55,6 +55,9 @@ REBUILD_BATCH = 5000
 # A catch-up at least this far behind is shared with helper processes, where the follower
 # has any (projections.helpers): starting them takes about a second.
 HELPED_FROM = 100_000
+# In a helped catch-up on SQLite, every this many ranges the write-ahead log is
+# checkpointed with no helper writing, so that it starts again from its beginning.
+WAL_RESTART_TURNS = 4
 # The most a read applies itself before it answers: events (~0.25 s of work on the
 # project's machine) and seconds (beside a rebuild each batch first waits for its lock).
 # More waiting means a rebuild runs or the follower is far behind; the read is then told
@@ -424,16 +427,17 @@ class Follower:
             ranges = [(after, min(after + batch, head)) for after in range(start, head, batch)]
             for after, upto in ranges[: team.count]:  # one range each to prepare
                 team.ask(after, upto)
+            team.go()
             for number in range(len(ranges)):
-                count = team.apply_next()
+                count = team.applied()
                 if count is None:
                     break  # the plain loop takes it from here
                 if number + team.count < len(ranges):
                     team.ask(*ranges[number + team.count])
                 applied += count
                 self.helped_events = applied
-                # Between turns, while no helper writes: see ReadStore.checkpoint.
-                self.store.checkpoint()
+                restart = (number + 1) % WAL_RESTART_TURNS == 0
+                self._next_turn(team, more=number + 1 < len(ranges), restart=restart)
                 if on_progress:
                     on_progress(applied, head)
         except Exception as error:  # a helper lost, a read model's bug
@@ -444,6 +448,21 @@ class Follower:
         finally:
             team.close()
         return applied
+
+    def _next_turn(self, team: Helpers, more: bool, restart: bool) -> None:
+        """Checkpoint SQLite's write-ahead log after a range; let the next range's helper
+        apply it. Usually the checkpoint runs while the next range is applied, copying
+        what the ranges before wrote. But SQLite starts the log from its beginning again
+        only when a checkpoint has copied all of it before the next write begins, so every
+        WAL_RESTART_TURNS ranges it runs between the turns, with no one writing, and the
+        log never holds more than those ranges (see ReadStore.checkpoint)."""
+        if not more or restart:
+            self.store.checkpoint()
+            if more:
+                team.go()
+        else:
+            team.go()
+            self.store.checkpoint()
 
     def _lowest_position(self) -> int:
         names = list(self.models)

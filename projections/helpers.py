@@ -123,17 +123,20 @@ class Helpers:
 
     def ask(self, after: int, upto: int) -> None:
         """Give the next helper in turn the notifications `after` < id <= `upto` to
-        prepare; it applies them when told (`apply_next`)."""
+        prepare; it applies them when told (`go`)."""
         self._send(self._asked, (after, upto))
         self._asked += 1
 
-    def apply_next(self) -> int | None:
-        """Let the helper of the oldest range not yet applied apply it, and wait until it
-        has: how many notifications it applied, or None when it could not (another
-        process moved the positions, the database failed); the caller then goes on alone
-        from the positions as they are."""
+    def go(self) -> None:
+        """Let the helper of the oldest range not yet applied apply it (`applied` waits for
+        it); one range at a time."""
+        self._send(self._answered, GO)
+
+    def applied(self) -> int | None:
+        """Wait until the helper told to `go` has applied its range: how many notifications
+        it applied, or None when it could not (another process moved the positions, the
+        database failed); the caller then goes on alone from the positions as they are."""
         turn = self._answered
-        self._send(turn, GO)
         try:
             answer: int | None = orjson.loads(self._connections[turn % self.count].recv_bytes())
         except (EOFError, OSError) as error:
