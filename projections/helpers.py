@@ -7,9 +7,10 @@ after range, in the log's order, under the read models' lock. So a helper prepar
 range, waits for its turn, and applies it itself through its own connection, exactly as
 `Follower.catch_up` applies a batch (a failing event quarantines its pupil there too).
 The follower only hands out the ranges and the turns, and, on SQLite, checkpoints the
-write-ahead log between two turns. Earlier the helpers sent the prepared events back to the
-follower to apply: sending and reading them back cost more than applying them, and the
-follower, applying every range alone, set the pace of a large rebuild.
+write-ahead log after each range (Follower._next_turn). Earlier the helpers sent the
+prepared events back to the follower to apply: sending and reading them back cost more
+than applying them, and the follower, applying every range alone, set the pace of a
+large rebuild.
 
 Helpers are started fresh ("spawn"), not forked: a forked child would inherit this
 process's SQLite state for the file (its locks as SQLite tracks them, the WAL index),
@@ -181,7 +182,7 @@ def _serve(connection: Connection, recipe: Recipe) -> None:
 
     app = recipe.app_class(env=recipe.helper_env())
     follower = Follower(app, recipe.models, helpers=0)
-    follower.store.checkpoints = False  # the follower checkpoints, between the turns
+    follower.store.checkpoints = False  # the follower checkpoints (Follower._next_turn)
     try:
         while (question := _next_question(connection)) is not None:
             prepared = _prepare(follower, *question)
