@@ -510,7 +510,7 @@ class Follower:
         """The log's notifications `after` < id (<= `upto`), at most `limit`: on SQLite as
         plain rows (`ReadStore.read_log`), else the library's notifications."""
         recorder: Any = self.app.recorder
-        if not self.store.postgres and isinstance(recorder, SQLiteApplicationRecorder):
+        if isinstance(recorder, SQLiteApplicationRecorder):
             return self.store.read_log(recorder.events_table_name, after, limit, upto)
         return list(
             recorder.select_notifications(after, limit, stop=upto, inclusive_of_start=False)
