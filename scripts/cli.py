@@ -145,29 +145,27 @@ def user_revoke(ctx: click.Context, user_id: UUID) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option(
     "--threads",
-    default=8,
-    show_default=True,
-    type=int,
-    help="Threads of the one server process (with --workers 1).",
+    type=click.IntRange(min=1),
+    help="Threads of each server process.  [default: 8 with one process, 2 with several]",
 )
 @click.option(
     "--workers",
     default=1,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Server processes; more than one uses gunicorn (about one per core).",
+    help="Server processes; more than one uses granian (about one per core).",
 )
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int) -> None:
-    """Serve the API: one process with waitress, or several with gunicorn."""
+def serve(ctx: click.Context, host: str, port: int, threads: int | None, workers: int) -> None:
+    """Serve the API: one process with waitress, or several with granian."""
     from scripts.server import serve_threads, serve_workers
 
     announce(host, port)
     if workers > 1:
-        serve_workers(ctx.obj, host, port, workers)
+        serve_workers(ctx.obj, host, port, workers, threads or 2)
         return
     with opened(ctx, background=True) as services:
-        serve_threads(services, host, port, threads)
+        serve_threads(services, host, port, threads or 8)
 
 
 def announce(host: str, port: int) -> None:

@@ -1,13 +1,12 @@
-"""Serving the API: one process with threads (waitress), or several processes (gunicorn).
+"""Serving the API: one process with threads (waitress), or several processes (granian).
 
 One Python process runs one request's Python at a time (the GIL), so on a machine with
 several cores `--workers N` runs N processes, each with its own services, on one port.
-Those workers are gunicorn's `sync` workers: each handles one request at a time and
-closes the connection after it, so every request goes to whichever worker is free.
-(Workers that keep connections open let the first worker keep the clients it accepted:
-measured with 8 keep-alive clients, one of two workers did nine tenths of the work.)
-Sync workers expect a buffering proxy (nginx, Caddy) in front when clients are slow.
-One more process keeps the read models caught up for all workers.
+Those are granian's: the HTTP side (parsing, slow clients, keep-alive, closing) runs in
+Rust threads of each process, and the application in a few Python threads of it
+(`--threads`), so a slow client or a long audit read never holds a whole process. A
+worker that dies is started again. One more process keeps the read models caught up for
+all workers.
 """
 
 import logging
@@ -21,7 +20,10 @@ from projections.helpers import default_count
 from projections.labels import default_lexicon
 from projections.runtime import Services, open_services
 
-WORKER_TIMEOUT_SECONDS = 60
+RESPAWN_SECONDS = 1.0
+# A worker stopping gets this long to finish its requests; then it is killed (SQLite or
+# PostgreSQL roll back an unfinished write, which was never acknowledged).
+STOP_SECONDS = 5
 WATCH_SECONDS = 1.0
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,8 @@ def serve_threads(services: Services, host: str, port: int, threads: int) -> Non
     waitress.serve(app, host=host, port=port, threads=threads, ident="loopbaandossier")
 
 
-def serve_workers(db: str | None, host: str, port: int, workers: int) -> None:
-    """Serve with `workers` gunicorn processes and one read-model follower process.
+def serve_workers(db: str | None, host: str, port: int, workers: int, threads: int) -> None:
+    """Serve with `workers` processes of `threads` threads and one read-model follower.
 
     Tables are created, and read models caught up, here, once, before any worker starts:
     workers then start fast and never race to create tables (which fails on PostgreSQL)
@@ -55,7 +57,7 @@ def serve_workers(db: str | None, host: str, port: int, workers: int) -> None:
         services.close()
     follower = FollowerProcess(db)
     try:
-        _run_workers(db, {"bind": f"{host}:{port}", "workers": workers})
+        _run_workers(db, host, port, workers, threads)
     finally:
         follower.stop()
 
@@ -94,36 +96,42 @@ class FollowerProcess:
             self.process.wait()
 
 
-def _run_workers(db: str | None, options: dict[str, Any]) -> None:
-    """Run gunicorn's master with `options`; each worker opens its own services after fork."""
-    from gunicorn.app.base import BaseApplication
+def _run_workers(db: str | None, host: str, port: int, workers: int, threads: int) -> None:
+    """Run granian's main process; each worker builds its app with `worker_app`.
 
-    class Workers(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            settings = {
-                "worker_class": "sync",
-                "timeout": WORKER_TIMEOUT_SECONDS,
-                # A runtime control socket in the home directory is not needed, and
-                # would be shared by every server started by the same user.
-                "control_socket_disable": True,
-                "worker_exit": _close_services,
-                **options,
-            }
-            for key, value in settings.items():
-                self.cfg.set(key, value)
+    The app's modules and the lemmatiser are loaded here, before the workers are forked,
+    so that they start in milliseconds and share those pages. (A worker still starting
+    when told to stop did not stop; `STOP_SECONDS` ends that too.)"""
+    from granian import Granian
+    from granian.constants import Interfaces
 
-        def load(self) -> Any:
-            from api.app import create_app
+    import api.app  # noqa: F401
 
-            services = open_services(db, create_tables=False, followed_elsewhere=True)
-            app = create_app(services=services)
-            default_lexicon()
-            return app
+    default_lexicon()
 
-    Workers().run()
+    if db:
+        os.environ["DOSSIER_DB"] = db  # the workers' `worker_app` reads it
+    Granian(
+        f"{__name__}:worker_app",
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        factory=True,
+        workers=workers,
+        blocking_threads=threads,
+        respawn_failed_workers=True,
+        respawn_interval=RESPAWN_SECONDS,
+        workers_kill_timeout=STOP_SECONDS,
+    ).serve()
 
 
-def _close_services(server: Any, worker: Any) -> None:
-    app = getattr(worker, "wsgi", None)
-    if app is not None:
-        app.extensions["dossier"].close()
+def worker_app() -> Any:
+    """The app of one worker process: its own services, tables already made, and the
+    read models left to the follower process (a read still catches up first, so it
+    sees every write before it). Its database connections end with the process."""
+    from api.app import create_app
+
+    services = open_services(create_tables=False, followed_elsewhere=True)
+    app = create_app(services=services)
+    default_lexicon()  # load the lemmatiser now, not during the first request
+    return app

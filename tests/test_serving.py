@@ -84,11 +84,25 @@ def follower_processes(parent: int) -> list[int]:
     return found
 
 
+def worker_processes(parent: int) -> list[int]:
+    """The server processes `parent` started (its follower aside)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == parent and b"serve" in command:
+            found.append(int(entry.name))
+    return found
+
+
 @contextmanager
-def serving_with_workers(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def serving_with_workers(tmp_path: Path, port: int = 0) -> Iterator[subprocess.Popen[bytes]]:
     """`dossier serve --workers 2` on its own SQLite file; stopped afterwards if still running."""
     env = {**os.environ, "DOSSIER_DB": str(tmp_path / "d.sqlite")}
-    command = [*DOSSIER, "serve", "--port", str(free_port()), "--workers", "2"]
+    command = [*DOSSIER, "serve", "--port", str(port or free_port()), "--workers", "2"]
     server = subprocess.Popen(command, env=env)
     try:
         yield server
@@ -114,6 +128,19 @@ def test_a_follower_process_that_dies_is_started_again(tmp_path):
         os.kill(first[0], signal.SIGKILL)
         again = wait_for(lambda: [p for p in follower_processes(server.pid) if p not in first])
         assert again
+
+
+def test_a_server_process_that_dies_is_started_again(tmp_path):
+    port = free_port()
+    with serving_with_workers(tmp_path, port) as server:
+        first = wait_for(
+            lambda: len(worker_processes(server.pid)) == 2 and worker_processes(server.pid)
+        )
+        os.kill(first[0], signal.SIGKILL)
+        again = wait_for(lambda: [p for p in worker_processes(server.pid) if p not in first])
+        assert again
+        for _ in range(4):  # answered, whichever process takes the connection
+            assert call(f"http://127.0.0.1:{port}", "GET", "/healthz")[0] == 200
 
 
 def wait_for(found, seconds: float = 30):
