@@ -1,9 +1,12 @@
 """`dossier serve --workers N`: several server processes and one read-model follower."""
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -21,6 +24,7 @@ EXPERIENCE = {
     "emotion": "positive",
 }
 WRITES = 15
+HELD_UP_SECONDS = 5
 
 
 def counsellor_token(db: str) -> str:
@@ -141,6 +145,42 @@ def test_a_server_process_that_dies_is_started_again(tmp_path):
         assert again
         for _ in range(4):  # answered, whichever process takes the connection
             assert call(f"http://127.0.0.1:{port}", "GET", "/healthz")[0] == 200
+
+
+def test_clients_still_sending_do_not_hold_up_the_others(tmp_path):
+    """Eight clients that sent half a request (more than server processes and their
+    threads together) leave the server free to answer others; each still gets its
+    answer once it has sent the rest."""
+    port = free_port()
+    body = json.dumps(PUPIL).encode()
+    head = (
+        f"POST /api/v1/pupils HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    with serving_with_workers(tmp_path, port):
+        base = f"http://127.0.0.1:{port}"
+        assert wait_for(lambda: _answers(base))
+        slow = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(8)]
+        try:
+            for connection in slow:
+                connection.sendall(head + body[:5])
+            # Answered at once (sync workers, each reading a half request, answered after
+            # ~7 s here); the bound is only there so that a held-up server fails the test.
+            with urllib.request.urlopen(base + "/healthz", timeout=HELD_UP_SECONDS) as answer:
+                assert answer.status == 200
+            for connection in slow:
+                connection.sendall(body[5:])
+                assert connection.recv(64).startswith(b"HTTP/1.1 401 ")  # no token sent
+        finally:
+            for connection in slow:
+                connection.close()
+
+
+def _answers(base: str) -> bool:
+    try:
+        return call(base, "GET", "/healthz")[0] == 200
+    except OSError:
+        return False
 
 
 def wait_for(found, seconds: float = 30):
