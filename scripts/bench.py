@@ -64,7 +64,7 @@ def run_backend(db: str, floor_env: dict[str, str], profile: dict[str, Any]) -> 
         step("export and import")
         found["transfer"] = measure.transfer(services, pupil)
         step("rebuild")
-        found["rebuild"] = measure.rebuild(services)
+        found["rebuild"] = measure.rebuild(services, db)
         step("audit")
         found["audit"] = measure.audit(services, actor)
     finally:
