@@ -103,9 +103,12 @@ def worker_processes(parent: int) -> list[int]:
 
 
 @contextmanager
-def serving_with_workers(tmp_path: Path, port: int = 0) -> Iterator[subprocess.Popen[bytes]]:
-    """`dossier serve --workers 2` on its own SQLite file; stopped afterwards if still running."""
-    env = {**os.environ, "DOSSIER_DB": str(tmp_path / "d.sqlite")}
+def serving_with_workers(
+    tmp_path: Path, port: int = 0, **variables: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`dossier serve --workers 2` on its own SQLite file, with these environment
+    variables besides; stopped afterwards if still running."""
+    env = {**os.environ, "DOSSIER_DB": str(tmp_path / "d.sqlite"), **variables}
     command = [*DOSSIER, "serve", "--port", str(port or free_port()), "--workers", "2"]
     server = subprocess.Popen(command, env=env)
     try:
@@ -140,11 +143,46 @@ def test_a_server_process_that_dies_is_started_again(tmp_path):
         first = wait_for(
             lambda: len(worker_processes(server.pid)) == 2 and worker_processes(server.pid)
         )
+        assert first, "the server did not start two workers"
         os.kill(first[0], signal.SIGKILL)
         again = wait_for(lambda: [p for p in worker_processes(server.pid) if p not in first])
         assert again
         for _ in range(4):  # answered, whichever process takes the connection
             assert call(f"http://127.0.0.1:{port}", "GET", "/healthz")[0] == 200
+
+
+def test_server_processes_end_with_a_killed_server(tmp_path):
+    """Killed, the server cannot stop its workers: they must end themselves, not go on
+    answering on the port beside a server started again."""
+    with serving_with_workers(tmp_path) as server:
+        workers = wait_for(
+            lambda: len(worker_processes(server.pid)) == 2 and worker_processes(server.pid)
+        )
+        assert workers, "the server did not start two workers"
+        server.kill()
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), seconds=10)
+    assert not [pid for pid in workers if _alive(pid)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has ended; only its exit status is left
+
+
+def test_the_server_environment_is_not_read_as_part_of_a_request(tmp_path):
+    """The server's environment goes into every request's environ unless taken out: a
+    token set as HTTP_AUTHORIZATION for the server must not sign in a request without one."""
+    db = str(tmp_path / "d.sqlite")
+    token = counsellor_token(db)
+    port = free_port()
+    with serving_with_workers(tmp_path, port, HTTP_AUTHORIZATION=f"Bearer {token}"):
+        base = f"http://127.0.0.1:{port}"
+        assert wait_for(lambda: _answers(base))
+        assert call(base, "GET", "/api/v1/me")[0] == 401
+        assert call(base, "GET", "/api/v1/me", token)[0] == 200
 
 
 def test_clients_still_sending_do_not_hold_up_the_others(tmp_path):
