@@ -144,11 +144,14 @@ def test_a_server_process_that_dies_is_started_again(tmp_path):
             lambda: len(worker_processes(server.pid)) == 2 and worker_processes(server.pid)
         )
         assert first, "the server did not start two workers"
-        os.kill(first[0], signal.SIGKILL)
-        again = wait_for(lambda: [p for p in worker_processes(server.pid) if p not in first])
-        assert again
-        for _ in range(4):  # answered, whichever process takes the connection
-            assert call(f"http://127.0.0.1:{port}", "GET", "/healthz")[0] == 200
+        for dying in first:  # one after the other, so that only new ones are left
+            os.kill(dying, signal.SIGKILL)
+            wait_for(lambda d=dying: d not in worker_processes(server.pid))
+            assert wait_for(lambda: len(worker_processes(server.pid)) == 2)
+        assert set(worker_processes(server.pid)).isdisjoint(first)
+        base = f"http://127.0.0.1:{port}"
+        assert wait_for(lambda: _answers(base))  # a new worker is ready
+        assert call(base, "GET", "/healthz")[0] == 200
 
 
 def test_server_processes_end_with_a_killed_server(tmp_path):
