@@ -52,7 +52,8 @@ from projections.recorded import Recorded, decoder
 BATCH = 500  # notifications per transaction while following the log
 # A rebuild holds the lock anyway: bigger batches mean fewer commits, each waiting for the
 # disk, and fewer copies of the same index pages in the write-ahead log. 10,000 rebuilt 1M
-# events ~10 % faster than 5,000 (20,000 no faster again), and holds the lock ~0.1 s a range.
+# events 5-10 % faster than 5,000 in alternated runs (20,000 no faster again), and holds
+# the lock ~0.1 s a range.
 REBUILD_BATCH = 10_000
 # A catch-up at least this far behind is shared with helper processes, where the follower
 # has any (projections.helpers): starting them takes about a second.

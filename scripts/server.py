@@ -118,8 +118,7 @@ def _run_workers(db: str | None, host: str, port: int, workers: int, threads: in
     """Run granian's main process; each worker builds its app with `worker_app`.
 
     The app's modules and the lemmatiser are loaded here, before the workers are forked,
-    so that they start in milliseconds and share those pages. (A worker still starting
-    when told to stop did not stop; `STOP_SECONDS` ends that too.)"""
+    so that they start in milliseconds and share those pages."""
     from granian import Granian
     from granian.constants import Interfaces
 
@@ -166,7 +165,8 @@ def _end_with_server() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if str(os.getppid()) != os.environ.get(SERVER_PID, str(os.getppid())):
+    server = os.environ.get(SERVER_PID)
+    if server is not None and int(server) != os.getppid():
         os._exit(0)
 
 

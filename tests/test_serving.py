@@ -93,7 +93,7 @@ def worker_processes(parent: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat(entry)
             command = (entry / "cmdline").read_bytes().split(b"\0")
         except (OSError, IndexError):
             continue
@@ -102,13 +102,36 @@ def worker_processes(parent: int) -> list[int]:
     return found
 
 
+def two_workers(server: subprocess.Popen[bytes]) -> list[int]:
+    """Wait until the server runs its two worker processes; their ids (empty if not)."""
+    found = wait_for(lambda: len(worker_processes(server.pid)) == 2)
+    return worker_processes(server.pid) if found else []
+
+
+def _stat(process: Path) -> list[str]:
+    """/proc/<pid>/stat after the command name: state, parent id, …"""
+    return (process / "stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = _stat(Path(f"/proc/{pid}"))[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has ended; only its exit status is left
+
+
+def db_file(tmp_path: Path) -> str:
+    return str(tmp_path / "d.sqlite")
+
+
 @contextmanager
 def serving_with_workers(
     tmp_path: Path, port: int = 0, **variables: str
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`dossier serve --workers 2` on its own SQLite file, with these environment
     variables besides; stopped afterwards if still running."""
-    env = {**os.environ, "DOSSIER_DB": str(tmp_path / "d.sqlite"), **variables}
+    env = {**os.environ, "DOSSIER_DB": db_file(tmp_path), **variables}
     command = [*DOSSIER, "serve", "--port", str(port or free_port()), "--workers", "2"]
     server = subprocess.Popen(command, env=env)
     try:
@@ -140,9 +163,7 @@ def test_a_follower_process_that_dies_is_started_again(tmp_path):
 def test_a_server_process_that_dies_is_started_again(tmp_path):
     port = free_port()
     with serving_with_workers(tmp_path, port) as server:
-        first = wait_for(
-            lambda: len(worker_processes(server.pid)) == 2 and worker_processes(server.pid)
-        )
+        first = two_workers(server)
         assert first, "the server did not start two workers"
         for dying in first:  # one after the other, so that only new ones are left
             os.kill(dying, signal.SIGKILL)
@@ -158,28 +179,17 @@ def test_server_processes_end_with_a_killed_server(tmp_path):
     """Killed, the server cannot stop its workers: they must end themselves, not go on
     answering on the port beside a server started again."""
     with serving_with_workers(tmp_path) as server:
-        workers = wait_for(
-            lambda: len(worker_processes(server.pid)) == 2 and worker_processes(server.pid)
-        )
+        workers = two_workers(server)
         assert workers, "the server did not start two workers"
         server.kill()
-    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), seconds=10)
+    wait_for(lambda: not any(_alive(pid) for pid in workers), seconds=10)
     assert not [pid for pid in workers if _alive(pid)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"  # a zombie has ended; only its exit status is left
 
 
 def test_the_server_environment_is_not_read_as_part_of_a_request(tmp_path):
     """The server's environment goes into every request's environ unless taken out: a
     token set as HTTP_AUTHORIZATION for the server must not sign in a request without one."""
-    db = str(tmp_path / "d.sqlite")
-    token = counsellor_token(db)
+    token = counsellor_token(db_file(tmp_path))
     port = free_port()
     with serving_with_workers(tmp_path, port, HTTP_AUTHORIZATION=f"Bearer {token}"):
         base = f"http://127.0.0.1:{port}"
