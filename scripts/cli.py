@@ -22,7 +22,7 @@ from rich.table import Table
 from dossier.access import Actor
 from dossier.errors import DomainError, InvalidValue
 from dossier.vocabulary import ROLES
-from projections.helpers import default_count
+from projections.helpers import default_count, preload_in_helpers
 from projections.runtime import Services, open_services
 
 console = Console()
@@ -34,6 +34,8 @@ console = Console()
 def main(ctx: click.Context, db: str | None) -> None:
     """Loopbaandossier: the event-sourced career dossier service."""
     ctx.obj = db
+    # Rebuild helpers run the main module (the `dossier` script) again; it imports this.
+    preload_in_helpers(__name__)
 
 
 @contextmanager
