@@ -45,7 +45,7 @@ from eventsourcing.application import Application
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from projections.errors import is_infrastructure
-from projections.helpers import Helpers, Recipe, default_count
+from projections.helpers import Helpers, Recipe, default_count, launch_fork_server
 from projections.readstore import ReadStore, Tx
 from projections.recorded import Recorded, decoder
 
@@ -488,14 +488,10 @@ class Follower:
         when the log is long (default: one per core and one more; see projections.helpers)."""
         chosen = [self.models[n] for n in names] if names else list(self.models.values())
         count = default_count() if helpers is None else helpers
+        helped = bool(count) and self.head() >= self.helped_from
+        if helped:
+            launch_fork_server()  # it loads what helpers need while the tables are dropped
         with contextlib.ExitStack() as ending:
-            team = None
-            if count and self.head() >= self.helped_from:
-                # They start (~0.5 s each) while the old tables are dropped; when none
-                # could, the rebuild runs alone rather than try again.
-                team, count = self._start_helpers(count), 0
-            if team is not None:
-                ending.callback(team.close)
             with self.store.transaction(write=True) as tx:
                 self._lock(tx)
                 for model in chosen:
@@ -507,6 +503,11 @@ class Follower:
                         (model.name,),
                     )
                     tx.execute("DELETE FROM projection_quarantine WHERE name = ?", (model.name,))
+            team = None
+            if helped:  # when none could start, the rebuild runs alone rather than try again
+                team, count = self._start_helpers(count), 0
+            if team is not None:
+                ending.callback(team.close)
             return self._catch_up(count, on_progress, batch, team)
 
     def read_log(self, after: int, limit: int, upto: int | None = None) -> Sequence[Any]:

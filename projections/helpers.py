@@ -32,6 +32,7 @@ import os
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -80,6 +81,19 @@ def _start_context() -> Any:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(PRELOADED))  # no effect once it runs
     return context
+
+
+def launch_fork_server() -> None:
+    """Start the helpers' fork server, if it is not running, without waiting for it to
+    load what it preloads (about a second): a rebuild drops the old tables meanwhile,
+    and the first helper started then waits only for the rest. Never fails: a fork
+    server that cannot start is met again, and handled, by `Helpers.start`."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        _start_context()
+        try:
+            forkserver.ensure_running()
+        except Exception:
+            log.debug("the helpers' fork server could not be started", exc_info=True)
 
 
 @dataclass(frozen=True)
