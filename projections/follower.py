@@ -56,7 +56,7 @@ BATCH = 500  # notifications per transaction while following the log
 # the lock ~0.1 s a range.
 REBUILD_BATCH = 10_000
 # A catch-up at least this far behind is shared with helper processes, where the follower
-# has any (projections.helpers): starting them takes about a second.
+# has any (projections.helpers): the first start of their fork server takes about a second.
 HELPED_FROM = 100_000
 # In a helped catch-up on SQLite, every this many ranges the write-ahead log is
 # checkpointed with no helper writing, so that it starts again from its beginning.
