@@ -45,7 +45,13 @@ from eventsourcing.application import Application
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from projections.errors import is_infrastructure
-from projections.helpers import Helpers, Recipe, default_count, launch_fork_server
+from projections.helpers import (
+    Helpers,
+    Recipe,
+    default_count,
+    launch_fork_server,
+    stop_fork_server,
+)
 from projections.readstore import ReadStore, Tx
 from projections.recorded import Recorded, decoder
 
@@ -374,8 +380,9 @@ class Follower:
     def _catch_up(
         self, helpers: int, on_progress: Progress | None, batch: int, team: Helpers | None = None
     ) -> int:
-        """`team`: helpers started already (a rebuild starts them before it drops the
-        tables, so that their start-up overlaps the drop)."""
+        """`team`: helpers started already (a rebuild starts them once it has dropped the
+        tables, having launched their fork server before, so that its start-up overlaps
+        the drop)."""
         self.helped_by = self.helped_events = 0
         head = self.head()
         if team is None and (helpers < 1 or head - self._lowest_position() < self.helped_from):
@@ -489,9 +496,10 @@ class Follower:
         chosen = [self.models[n] for n in names] if names else list(self.models.values())
         count = default_count() if helpers is None else helpers
         helped = bool(count) and self.head() >= self.helped_from
-        if helped:
-            launch_fork_server()  # it loads what helpers need while the tables are dropped
         with contextlib.ExitStack() as ending:
+            if helped:
+                launch_fork_server()  # it loads what helpers need while the tables are dropped
+                ending.callback(stop_fork_server)  # also when the drop fails
             with self.store.transaction(write=True) as tx:
                 self._lock(tx)
                 for model in chosen:

@@ -26,12 +26,13 @@ exactly as this process would.
 
 import contextlib
 import gc
+import importlib
 import logging
 import multiprocessing
 import os
 import signal
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from typing import Any
@@ -83,6 +84,19 @@ def _start_context() -> Any:
     return context
 
 
+def stop_fork_server() -> None:
+    """End the helpers' fork server once a catch-up is done with it: it holds ~100 MB
+    of loaded modules, and a long-lived process (the server, its follower) rarely needs
+    helpers again; the next helped catch-up starts it afresh, with the settings of then.
+    Uses multiprocessing's own (private) way to stop it; where that is missing it stays."""
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if stop is not None:
+        try:
+            stop()
+        except Exception:
+            log.debug("the helpers' fork server could not be stopped", exc_info=True)
+
+
 def launch_fork_server() -> None:
     """Start the helpers' fork server, if it is not running, without waiting for it to
     load what it preloads (about a second): a rebuild drops the old tables meanwhile,
@@ -99,11 +113,21 @@ def launch_fork_server() -> None:
 @dataclass(frozen=True)
 class Recipe:
     """What a helper needs to prepare as the follower would: the application's class
-    and settings (it opens its own connections) and the read models."""
+    and settings (it opens its own connections), the read models, this process's
+    environment as it is now (the fork server's is that of when it started), and where
+    the code it runs comes from (`same_code`)."""
 
     app_class: type
     env: Mapping[str, str]
     models: Sequence[Any]
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    code: Mapping[str, str | None] = field(default_factory=lambda: _code_files())
+
+    def same_code(self) -> bool:
+        """Whether this process runs the follower's code. The fork server imports what it
+        preloads on its own path, which begins with the directory it was started in: a
+        copy of these packages there would be what the helpers run."""
+        return _code_files() == dict(self.code)
 
     def helper_env(self) -> dict[str, str]:
         """The settings, with one PostgreSQL connection: a helper reads on one, and
@@ -190,8 +214,8 @@ class Helpers:
     def close(self) -> None:
         """End the helpers; a second call does nothing. Those with answers nobody will
         read would wait to send them, so they are ended at once; so are helpers never
-        asked (a rebuild whose drop failed), which may still be starting or waiting for
-        a database that is down. The others finish when told."""
+        asked, which may still be starting or waiting for a database that is down. The
+        others finish when told. The fork server ends too (`stop_fork_server`)."""
         at_once = self._asked > self._answered or self._asked == 0
         for connection in self._connections:
             with contextlib.suppress(OSError):  # that helper has ended already
@@ -204,7 +228,15 @@ class Helpers:
             if process.is_alive():
                 process.kill()
                 process.join()
+        if self._processes:
+            stop_fork_server()
         self._connections, self._processes = [], []
+
+
+def _code_files() -> dict[str, str | None]:
+    """The files the code of a rebuild comes from: our packages as imported."""
+    names = ("dossier", "projections", "projections.follower", "projections.timeline")
+    return {name: getattr(importlib.import_module(name), "__file__", None) for name in names}
 
 
 def _serve(connection: Connection, recipe: Recipe) -> None:
@@ -213,6 +245,12 @@ def _serve(connection: Connection, recipe: Recipe) -> None:
     when it is killed). Ctrl-C reaches the whole process group; the follower ends its
     helpers itself."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.clear()
+    os.environ.update(recipe.environ)
+    if not recipe.same_code():  # the follower goes on alone (HelperLost)
+        log.error("a rebuild helper runs other code than its follower: %s, not %s",
+                  _code_files(), dict(recipe.code))  # fmt: skip
+        return
     gc.disable()  # a short life making values without cycles: collections only cost time
     from projections.follower import Follower  # a cycle at import time otherwise
 

@@ -34,8 +34,9 @@ console = Console()
 def main(ctx: click.Context, db: str | None) -> None:
     """Loopbaandossier: the event-sourced career dossier service."""
     ctx.obj = db
-    # Rebuild helpers run the main module (the `dossier` script) again; it imports this.
-    preload_in_helpers(__name__)
+    # Rebuild helpers run the main module again: the `dossier` script, which imports this
+    # module, or this module itself (`python -m scripts.cli`, as `serve` starts its follower).
+    preload_in_helpers("scripts.cli")
 
 
 @contextmanager

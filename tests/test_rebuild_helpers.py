@@ -12,6 +12,7 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import StoredEvent
 
+from projections import helpers
 from projections.pupils import Pupils
 from projections.runtime import Services, open_services
 from projections.timeline import Timeline
@@ -140,6 +141,23 @@ def test_a_rebuild_whose_helper_dies_is_finished_without_it(tmp_path):
         assert 0 < dying.follower.helped_events < dying.follower.head()
     finally:
         dying.close()
+
+
+def test_helpers_running_other_code_than_their_follower_apply_nothing(tmp_path, monkeypatch):
+    """The fork server imports what it preloads on its own path, which begins with the
+    directory it started in: helpers that got another copy of the packages from there
+    must end rather than apply ranges with it, and the rebuild goes on alone."""
+    db = str(tmp_path / "school.sqlite")
+    services = school_at(db)
+    try:
+        kept = read_models(services)
+        elsewhere = {name: f"/elsewhere/{name}/__init__.py" for name in helpers._code_files()}
+        monkeypatch.setattr(helpers, "_code_files", lambda: elsewhere)  # as the follower sees it
+
+        assert rebuilt(services, helpers=2) == kept
+        assert services.follower.helped_events == 0
+    finally:
+        services.close()
 
 
 class TimelineThatCannotBeDropped(Timeline):
