@@ -4,9 +4,7 @@ application, and the lexicon with the lemmatiser's Dutch dictionary loaded (abou
 second of CPU per process otherwise)."""
 
 import dossier.application  # noqa: F401
-import projections.follower
-import projections.pupils
-import projections.timeline  # noqa: F401
+from projections import follower, pupils, timeline  # noqa: F401
 from projections.labels import default_lexicon
 
 default_lexicon().find_in_text("samenwerken")  # the lemmatiser loads its dictionary here

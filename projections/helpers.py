@@ -110,6 +110,12 @@ def launch_fork_server() -> None:
             log.debug("the helpers' fork server could not be started", exc_info=True)
 
 
+def _code_files() -> dict[str, str | None]:
+    """The files the code of a rebuild comes from: our packages as imported."""
+    names = ("dossier", "projections", "projections.follower", "projections.timeline")
+    return {name: getattr(importlib.import_module(name), "__file__", None) for name in names}
+
+
 @dataclass(frozen=True)
 class Recipe:
     """What a helper needs to prepare as the follower would: the application's class
@@ -121,7 +127,7 @@ class Recipe:
     env: Mapping[str, str]
     models: Sequence[Any]
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    code: Mapping[str, str | None] = field(default_factory=lambda: _code_files())
+    code: Mapping[str, str | None] = field(default_factory=_code_files)
 
     def same_code(self) -> bool:
         """Whether this process runs the follower's code. The fork server imports what it
@@ -231,12 +237,6 @@ class Helpers:
         if self._processes:
             stop_fork_server()
         self._connections, self._processes = [], []
-
-
-def _code_files() -> dict[str, str | None]:
-    """The files the code of a rebuild comes from: our packages as imported."""
-    names = ("dossier", "projections", "projections.follower", "projections.timeline")
-    return {name: getattr(importlib.import_module(name), "__file__", None) for name in names}
 
 
 def _serve(connection: Connection, recipe: Recipe) -> None:
