@@ -127,7 +127,8 @@ class Recipe:
     env: Mapping[str, str]
     models: Sequence[Any]
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    code: Mapping[str, str | None] = field(default_factory=_code_files)
+    # Looked up when a recipe is made, so that a test can stand in for the follower's side.
+    code: Mapping[str, str | None] = field(default_factory=lambda: _code_files())
 
     def same_code(self) -> bool:
         """Whether this process runs the follower's code. The fork server imports what it
