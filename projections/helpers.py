@@ -102,12 +102,12 @@ def launch_fork_server() -> None:
     load what it preloads (about a second): a rebuild drops the old tables meanwhile,
     and the first helper started then waits only for the rest. Never fails: a fork
     server that cannot start is met again, and handled, by `Helpers.start`."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        _start_context()
-        try:
-            forkserver.ensure_running()
-        except Exception:
-            log.debug("the helpers' fork server could not be started", exc_info=True)
+    if _start_context().get_start_method() != "forkserver":
+        return
+    try:
+        forkserver.ensure_running()
+    except Exception:
+        log.debug("the helpers' fork server could not be started", exc_info=True)
 
 
 def _code_files() -> dict[str, str | None]:

@@ -128,6 +128,7 @@ def _run_workers(db: str | None, host: str, port: int, workers: int, threads: in
 
     if db:
         os.environ["DOSSIER_DB"] = db  # the workers' `worker_app` reads it
+    os.environ[SERVER_PID] = str(os.getpid())  # see `_end_with_server`
     Granian(
         f"{__name__}:worker_app",
         address=host,
