@@ -143,6 +143,36 @@ def test_a_rebuild_whose_helper_dies_is_finished_without_it(tmp_path):
         dying.close()
 
 
+class TimelineThatKillsItsHelperWhileApplying(Timeline):
+    """Stands for a helper killed in its turn: its range's rows written, not committed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.home, self.flushed_in_helper = os.getpid(), 0
+
+    def flush(self, tx: Any) -> None:
+        super().flush(tx)
+        if os.getpid() != self.home:
+            self.flushed_in_helper += 1
+            if self.flushed_in_helper > 2:
+                os._exit(1)  # holding the write lock, the range's rows uncommitted
+
+
+def test_a_helper_killed_while_applying_leaves_none_of_its_range_behind(tmp_path):
+    db = str(tmp_path / "school.sqlite")
+    services = school_at(db)
+    kept = read_models(services)
+    services.close()
+    dying = open_services(db, models=[Pupils(), TimelineThatKillsItsHelperWhileApplying()])
+    try:
+        assert rebuilt(dying, helpers=1) == kept
+        assert 0 < dying.follower.helped_events < dying.follower.head()
+        assert all(s.position == dying.follower.head() for s in dying.follower.status())
+        assert dying.follower.quarantined() == []
+    finally:
+        dying.close()
+
+
 def test_helpers_running_other_code_than_their_follower_apply_nothing(tmp_path, monkeypatch):
     """The fork server imports what it preloads on its own path, which begins with the
     directory it started in: helpers that got another copy of the packages from there
