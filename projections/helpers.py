@@ -31,7 +31,8 @@ import logging
 import multiprocessing
 import os
 import signal
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection
@@ -105,9 +106,35 @@ def launch_fork_server() -> None:
     if _start_context().get_start_method() != "forkserver":
         return
     try:
-        forkserver.ensure_running()
+        with _importing_as_here():
+            forkserver.ensure_running()
     except Exception:
         log.debug("the helpers' fork server could not be started", exc_info=True)
+
+
+@contextlib.contextmanager
+def _importing_as_here() -> Iterator[None]:
+    """Around starting the fork server: have it import our packages from where this
+    process imported them. Python 3.11 starts it with `python -c`, which puts the
+    working directory first on its path, and ignores the path multiprocessing hands it;
+    so from a directory that holds another copy of our packages (a source checkout of
+    another version) it imported that copy, and the rebuild ran alone (`Recipe.same_code`
+    stops helpers running other code). It gets this process's path instead (PYTHONPATH),
+    without the working directory (PYTHONSAFEPATH). The environment is the process's,
+    so it is changed only while the fork server starts; helpers take the follower's own
+    (`Recipe.environ`)."""
+    names = ("PYTHONPATH", "PYTHONSAFEPATH")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in sys.path)
+    os.environ["PYTHONSAFEPATH"] = "1"
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _code_files() -> dict[str, str | None]:
@@ -162,6 +189,7 @@ class Helpers:
         """`count` helpers; None when `count` is 0 or none could be started."""
         if count < 1:
             return None
+        launch_fork_server()  # if a catch-up, not a rebuild, needs helpers first
         context = _start_context()
         team = cls()
         try:

@@ -2,9 +2,12 @@
 gives: also when a helper dies, when an event cannot be decoded or applied, and when
 another process resets the read models half-way."""
 
+import json
 import multiprocessing
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -188,6 +191,38 @@ def test_helpers_running_other_code_than_their_follower_apply_nothing(tmp_path, 
         assert services.follower.helped_events == 0
     finally:
         services.close()
+
+
+REBUILD_ELSEWHERE = """
+import json, sys
+from projections.runtime import open_services
+
+if __name__ == "__main__":  # helpers import this module again
+    services = open_services(sys.argv[1])
+    services.follower.helped_from = 1
+    services.follower.rebuild(batch=int(sys.argv[2]), helpers=1)
+    print(json.dumps([services.follower.helped_events, services.follower.head()]))
+    services.close()
+"""
+
+
+def test_a_rebuild_run_from_a_directory_holding_other_code_is_still_helped(tmp_path):
+    """The helpers' fork server imports from where the rebuilding process did, not from
+    its working directory (here a checkout whose packages are empty)."""
+    db = str(tmp_path / "school.sqlite")
+    school_at(db).close()
+    checkout = tmp_path / "checkout"
+    for package in ("dossier", "projections"):
+        (checkout / package).mkdir(parents=True)
+        (checkout / package / "__init__.py").write_text("")
+    script = tmp_path / "rebuild.py"
+    script.write_text(REBUILD_ELSEWHERE)
+    done = subprocess.run(
+        [sys.executable, str(script), db, str(BATCH)],
+        cwd=checkout, capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    helped, head = json.loads(done.stdout)
+    assert helped == head > 0, done.stderr
 
 
 class TimelineThatCannotBeDropped(Timeline):
