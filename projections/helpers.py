@@ -40,6 +40,8 @@ from typing import Any
 
 import orjson
 
+from projections.cores import usable_cores
+
 log = logging.getLogger(__name__)
 GO = "go"  # the follower's word to a helper: apply the range you prepared, it is your turn
 
@@ -65,8 +67,8 @@ def default_count() -> int:
             return max(0, int(configured))
         except ValueError:
             log.warning("DOSSIER_REBUILD_HELPERS=%r is not a number; using the default", configured)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return min(MOST_HELPERS, (cores or 1) + 1) if (cores or 1) > 1 else 0
+    cores = usable_cores()  # a container's CPU quota counts, not only the host's cores
+    return min(MOST_HELPERS, cores + 1) if cores > 1 else 0
 
 
 def preload_in_helpers(*modules: str) -> None:
