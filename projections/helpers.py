@@ -27,11 +27,13 @@ exactly as this process would.
 import contextlib
 import gc
 import importlib
+import itertools
 import logging
 import multiprocessing
 import os
 import signal
 import sys
+import sysconfig
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing import forkserver
@@ -122,12 +124,14 @@ def _importing_as_here() -> Iterator[None]:
     so from a directory that holds another copy of our packages (a source checkout of
     another version) it imported that copy, and the rebuild ran alone (`Recipe.same_code`
     stops helpers running other code). It gets this process's path instead (PYTHONPATH),
-    without the working directory (PYTHONSAFEPATH). The environment is the process's,
-    so it is changed only while the fork server starts; helpers take the follower's own
-    (`Recipe.environ`)."""
+    without the working directory (PYTHONSAFEPATH): the entries this process has before
+    the standard library (its script's or working directory, PYTHONPATH, any added at
+    run time), so that nothing installed comes before the standard library there that
+    does not here. The environment is the process's, so it is changed only while the
+    fork server starts; helpers take the follower's own (`Recipe.environ`)."""
     names = ("PYTHONPATH", "PYTHONSAFEPATH")
     saved = {name: os.environ.get(name) for name in names}
-    os.environ["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in sys.path)
+    os.environ["PYTHONPATH"] = os.pathsep.join(_path_before_standard_library())
     os.environ["PYTHONSAFEPATH"] = "1"
     try:
         yield
@@ -137,6 +141,12 @@ def _importing_as_here() -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _path_before_standard_library() -> list[str]:
+    library = os.path.dirname(sysconfig.get_path("stdlib")) + os.sep  # also its .zip
+    entries = (os.path.abspath(entry) for entry in sys.path)
+    return list(itertools.takewhile(lambda entry: not entry.startswith(library), entries))
 
 
 def _code_files() -> dict[str, str | None]:
