@@ -2,7 +2,7 @@
 
 In a container limited to two CPUs on a 64-core host, the CPU affinity still names all
 64 cores; only the control group's quota tells. Helpers counted from the affinity would
-be nine processes taking turns on two CPUs' worth of time (and ~170 MB each).
+be eight (their most) taking turns on two CPUs' worth of time (and ~170 MB each).
 Both cgroup versions are read: v2's `cpu.max` ("200000 100000", or "max …") and v1's
 `cpu.cfs_quota_us` / `cpu.cfs_period_us` (-1 for none), in the process's own group and
 every group above it, whose limits apply too.
@@ -25,7 +25,7 @@ def usable_cores(cgroups: Path = CGROUPS, membership: Path = MEMBERSHIP) -> int:
     else:
         cores = os.cpu_count() or 1
     quota = cgroup_cpu_quota(cgroups, membership)
-    return max(1, min(cores, quota)) if quota is not None else max(1, cores)
+    return max(1, cores if quota is None else min(cores, quota))
 
 
 def cgroup_cpu_quota(cgroups: Path = CGROUPS, membership: Path = MEMBERSHIP) -> int | None:

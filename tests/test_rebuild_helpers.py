@@ -118,27 +118,48 @@ def test_a_rebuild_reset_by_another_process_half_way_is_read_again_from_the_star
         elsewhere.close()
 
 
-class TimelineThatKillsItsHelper(Timeline):
-    """Stands for a helper that ends half-way (killed, out of memory)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.home, self.prepared_in_helper = os.getpid(), 0
-
-    def prepare(self, events: Any) -> None:
-        if os.getpid() != self.home:
-            self.prepared_in_helper += 1
-            if self.prepared_in_helper > 3:
-                os._exit(1)
-        super().prepare(events)
-
-
-def test_a_rebuild_whose_helper_dies_is_finished_without_it(tmp_path):
+def reopened_with(tmp_path: Path, timeline: Timeline) -> tuple[dict[str, Any], Services]:
+    """A school's read models as built, and the school opened again with `timeline` in
+    place of the plain one."""
     db = str(tmp_path / "school.sqlite")
     services = school_at(db)
     kept = read_models(services)
     services.close()
-    dying = open_services(db, models=[Pupils(), TimelineThatKillsItsHelper()])
+    return kept, open_services(db, models=[Pupils(), timeline])
+
+
+class TimelineThatKillsHelpers(Timeline):
+    """Stands for a helper that ends half-way (killed, out of memory)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.home, self.calls_in_helper = os.getpid(), 0
+
+    def _end_helper_after(self, calls: int) -> None:
+        if os.getpid() != self.home:
+            self.calls_in_helper += 1
+            if self.calls_in_helper > calls:
+                os._exit(1)
+
+
+class TimelineThatKillsItsHelper(TimelineThatKillsHelpers):
+    """The helper ends while preparing its fourth range."""
+
+    def prepare(self, events: Any) -> None:
+        self._end_helper_after(3)
+        super().prepare(events)
+
+
+class TimelineThatKillsItsHelperWhileApplying(TimelineThatKillsHelpers):
+    """The helper ends in its third turn: its range's rows written, not committed."""
+
+    def flush(self, tx: Any) -> None:
+        super().flush(tx)
+        self._end_helper_after(2)  # holding the write lock, the range's rows uncommitted
+
+
+def test_a_rebuild_whose_helper_dies_is_finished_without_it(tmp_path):
+    kept, dying = reopened_with(tmp_path, TimelineThatKillsItsHelper())
     try:
         assert rebuilt(dying, helpers=1) == kept
         assert 0 < dying.follower.helped_events < dying.follower.head()
@@ -146,27 +167,8 @@ def test_a_rebuild_whose_helper_dies_is_finished_without_it(tmp_path):
         dying.close()
 
 
-class TimelineThatKillsItsHelperWhileApplying(Timeline):
-    """Stands for a helper killed in its turn: its range's rows written, not committed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.home, self.flushed_in_helper = os.getpid(), 0
-
-    def flush(self, tx: Any) -> None:
-        super().flush(tx)
-        if os.getpid() != self.home:
-            self.flushed_in_helper += 1
-            if self.flushed_in_helper > 2:
-                os._exit(1)  # holding the write lock, the range's rows uncommitted
-
-
 def test_a_helper_killed_while_applying_leaves_none_of_its_range_behind(tmp_path):
-    db = str(tmp_path / "school.sqlite")
-    services = school_at(db)
-    kept = read_models(services)
-    services.close()
-    dying = open_services(db, models=[Pupils(), TimelineThatKillsItsHelperWhileApplying()])
+    kept, dying = reopened_with(tmp_path, TimelineThatKillsItsHelperWhileApplying())
     try:
         assert rebuilt(dying, helpers=1) == kept
         assert 0 < dying.follower.helped_events < dying.follower.head()
@@ -236,12 +238,8 @@ class TimelineThatCannotBeDropped(Timeline):
 
 
 def test_a_rebuild_that_cannot_drop_leaves_no_helpers_and_keeps_the_read_models(tmp_path):
-    db = str(tmp_path / "school.sqlite")
-    services = school_at(db)
-    kept = read_models(services)
-    services.close()
     timeline = TimelineThatCannotBeDropped()
-    stuck = open_services(db, models=[Pupils(), timeline])
+    kept, stuck = reopened_with(tmp_path, timeline)
     try:
         stuck.follower.helped_from = 1
         with pytest.raises(OSError, match="disk full"):
