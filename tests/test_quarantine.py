@@ -119,6 +119,32 @@ def test_one_unreadable_event_quarantines_its_pupil_and_no_one_else(db_url):
         services.close()
 
 
+def test_an_event_the_timeline_holds_already_is_never_shown_twice(db_url):
+    """Should the timeline's position ever go back (its positions restored from an older
+    backup, a bug), events it holds come again: their pupil is quarantined, the entry
+    is not doubled, and everyone else reads on."""
+    services, client, headers = open_school(db_url, Timeline())
+    try:
+        sanne, daan = new_pupil(client, headers, "Sanne"), new_pupil(client, headers, "Daan")
+        record(client, headers, daan, "Kapsalon")
+        record(client, headers, sanne, "Bakkerij")
+        with services.reads.transaction(write=True) as tx:
+            tx.execute(
+                "UPDATE projection_positions SET position = position - 1 WHERE name = 'timeline'"
+            )
+        services.follower.catch_up()
+
+        only_sanne_is_stuck(services, client, headers, sanne, daan)
+        rows = services.reads.query(
+            "SELECT COUNT(*) AS n FROM timeline_entries WHERE pupil_id = ? AND type = ?",
+            (sanne, "experience"),
+        )
+        assert rows[0]["n"] == 1
+        assert "unique" in services.follower.quarantined()[0].error.lower()
+    finally:
+        services.close()
+
+
 def test_a_quarantined_pupils_later_events_are_skipped_by_that_read_model_only(db_url):
     services, client, headers = open_school(db_url, TimelineWithABug())
     try:
