@@ -47,6 +47,18 @@ CONTENT_FIELDS: Mapping[str, frozenset[str]] = {
     "TransferReceived": frozenset(),
 }
 
+# The field naming the entry each kind of event adds to the dossier (`Dossier._add_entry`).
+# An entry id names one entry: replaying a second event that adds the same id replaces
+# the first, so an import refuses a history that does (dossier.transfers).
+ENTRY_IDS: Mapping[str, str] = {
+    "Opened": "enrolment_id",
+    "EnrolmentChanged": "entry_id",
+    "ExperienceRecorded": "entry_id",
+    "ConversationHeld": "entry_id",
+    "PhaseRecorded": "entry_id",
+    "InsightRecorded": "entry_id",
+    "ActionPlanned": "entry_id",
+}
 
 class Dossier(Aggregate):
     """A pupil's loopbaandossier at one school."""

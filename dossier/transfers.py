@@ -19,7 +19,7 @@ from eventsourcing.utils import get_topic
 
 from dossier.access import Actor, check_role
 from dossier.application import Dossiers
-from dossier.domain import Dossier
+from dossier.domain import ENTRY_IDS, Dossier
 from dossier.errors import VersionConflict
 from dossier.replay import replay
 from dossier.transfer import BundleRefused, Checked, Signer, build, check, digest
@@ -86,6 +86,7 @@ class Transfers:
         return result
 
     def _write(self, actor: Actor, pupil_id: UUID, checked: Checked) -> None:
+        _refuse_repeated_entries(checked.events)
         events = [_rebuild(pupil_id, e) for e in checked.events]
         dossier = _replay(events)
         dossier.receive_transfer(
@@ -95,6 +96,20 @@ class Transfers:
             self.dossiers.record(*events, dossier)
         except IntegrityError:
             return  # imported at the same moment by someone else: the same dossier exists
+
+
+def _refuse_repeated_entries(events: list[dict[str, Any]]) -> None:
+    """A history that adds one entry id twice would replay as one entry, the later, while
+    the timeline kept both: no school of ours writes one, so the bundle is refused."""
+    added: set[Any] = set()
+    for event in events:
+        field = ENTRY_IDS.get(event["type"])
+        entry = event["data"].get(field) if field else None
+        if entry is None:
+            continue
+        if entry in added:
+            raise BundleRefused(f"event {event['version']} adds entry {entry} a second time")
+        added.add(entry)
 
 
 def _rebuild(pupil_id: UUID, event: dict[str, Any]) -> Any:

@@ -5,15 +5,20 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
 from dossier.access import Actor
+from dossier.domain import ENTRY_IDS
+from dossier.replay import replay
+from dossier.transfer import BundleRefused
 from projections.runtime import open_services
 from scripts.loopback import call, dossier, running_server
-from scripts.workload import STAFF, one_pupil
+from scripts.workload import STAFF, TODAY, one_pupil
 
 EXPERIENCE = {"kind": "stage", "title": "Stage bij de dierenarts", "occurred_on": "2024-10-01",
               "story": "Ik mocht de honden voeren. Ik vond het fijn om voor dieren te zorgen.",
@@ -265,17 +270,19 @@ def test_a_long_dossier_round_trips(tmp_path):
         b.close()
 
 
+def one_store_two_schools(tmp_path: Path) -> tuple[Any, Actor, Actor]:
+    store = open_services(str(tmp_path / "board.sqlite"))
+    for code in (STAFF["school"], "MBO2"):
+        store.accounts.add_school(code, code)
+    store.accounts.trust(STAFF["school"], store.accounts.school_key(STAFF["school"]).public_key)
+    sender, receiver = Actor("c1", "counsellor", STAFF["school"]), Actor("c2", "counsellor", "MBO2")
+    return store, sender, receiver
+
+
 def test_a_dossier_moved_between_two_schools_of_one_store_keeps_both(tmp_path):
     """Entry ids are kept on import, so read models key them by pupil as well."""
-    store = open_services(str(tmp_path / "board.sqlite"))
+    store, sender, receiver = one_store_two_schools(tmp_path)
     try:
-        for code in (STAFF["school"], "MBO2"):
-            store.accounts.add_school(code, code)
-        store.accounts.trust(STAFF["school"], store.accounts.school_key(STAFF["school"]).public_key)
-        sender, receiver = (
-            Actor("c1", "counsellor", STAFF["school"]),
-            Actor("c2", "counsellor", "MBO2"),
-        )
         pupil_id, dossier_ = one_pupil(random.Random(8), 120)
         store.dossiers.save(dossier_)
         store.dossiers.give_consent(sender, pupil_id, {"given_by": "parent"})
@@ -287,5 +294,47 @@ def test_a_dossier_moved_between_two_schools_of_one_store_keeps_both(tmp_path):
         assert len(here) > 20
         assert [i["entry_id"] for i in there] == [i["entry_id"] for i in here]
         assert all(status.lag == 0 for status in store.follower.status())
+    finally:
+        store.close()
+
+
+def test_a_bundle_that_adds_one_entry_twice_is_refused_and_stores_nothing(tmp_path):
+    """Signed by a trusted school and whole, but two events add the same entry: replayed,
+    the dossier would keep only the later one while the timeline showed both."""
+    store, sender, receiver = one_store_two_schools(tmp_path)
+    try:
+        pupil_id, dossier_ = one_pupil(random.Random(3), 30)
+        twice = uuid4()
+        for title in ("Eerste stage", "Tweede stage"):
+            values = {**EXPERIENCE, "title": title, "occurred_on": date(2024, 10, 1)}
+            dossier_.record_experience(dict(STAFF), twice, values, TODAY)
+        store.dossiers.save(dossier_)
+        store.dossiers.give_consent(sender, pupil_id, {"given_by": "parent"})
+        bundle = json.loads(json.dumps(store.transfers.export(sender, pupil_id, "MBO2")))
+
+        with pytest.raises(BundleRefused, match=f"adds entry {twice} a second time"):
+            store.transfers.import_bundle(receiver, bundle)
+        assert store.queries.pupils(receiver, None, 100)[0] == []
+    finally:
+        store.close()
+
+
+def test_the_import_knows_every_kind_of_event_that_adds_an_entry(tmp_path):
+    """`ENTRY_IDS` (what the import checks) against what replaying the domain's events does:
+    an event adds an entry to the dossier exactly when its kind is listed."""
+    store = open_services(str(tmp_path / "d.sqlite"))
+    try:
+        pupil_id, dossier_ = one_pupil(random.Random(5), 40)
+        dossier_.change_enrolment(
+            dict(STAFF), uuid4(), {"school_year": "2025-2026", "sector": "vmbo", "grade": 2}, TODAY
+        )
+        store.dossiers.save(dossier_)
+        replayed, entries, adding = None, 0, set()
+        for event in store.dossiers.events.get(pupil_id):
+            replayed = replay(replayed, [event])
+            if len(replayed.types) > entries:
+                adding.add(type(event).__name__)
+            entries = len(replayed.types)
+        assert adding == set(ENTRY_IDS)
     finally:
         store.close()
