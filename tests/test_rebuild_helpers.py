@@ -31,7 +31,7 @@ from tests.test_quarantine import (
 )
 
 TABLES = {
-    "timeline_entries": "pupil_id, entry_id",
+    "timeline_entries": "pupil_id, seq",
     "timeline_revisions": "pupil_id, seq",
     "pupils": "pupil_id",
     "pupil_enrolments": "pupil_id, entry_id",
