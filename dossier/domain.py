@@ -60,6 +60,7 @@ ENTRY_IDS: Mapping[str, str] = {
     "ActionPlanned": "entry_id",
 }
 
+
 class Dossier(Aggregate):
     """A pupil's loopbaandossier at one school."""
 
@@ -115,18 +116,21 @@ class Dossier(Aggregate):
     def change_enrolment(
         self, actor: Actor, entry_id: UUID, values: Mapping[str, Any], today: date
     ) -> None:
+        self._check_new_entry(entry_id)
         fields = clean("enrolment", values, today)
         self._change_enrolment(actor=actor, entry_id=entry_id, school=actor["school"], **fields)
 
     def record_experience(
         self, actor: Actor, entry_id: UUID, values: Mapping[str, Any], today: date
     ) -> None:
+        self._check_new_entry(entry_id)
         fields = clean("experience", {"place": None, **values}, today)
         self._record_experience(actor=actor, entry_id=entry_id, **fields)
 
     def hold_conversation(
         self, actor: Actor, entry_id: UUID, values: Mapping[str, Any], today: date
     ) -> None:
+        self._check_new_entry(entry_id)
         fields = clean("conversation", values, today)
         self.check_live_entries(fields["experience_ids"], "experience", "experience_ids")
         self._hold_conversation(actor=actor, entry_id=entry_id, coach=actor["user_id"], **fields)
@@ -140,6 +144,7 @@ class Dossier(Aggregate):
         values: Mapping[str, Any],
         today: date,
     ) -> None:
+        self._check_new_entry(entry_id)
         if phase not in PHASES:
             raise InvalidValue(f"phase must be one of {', '.join(PHASES)}", field="phase")
         self.live_entry(conversation_id, "conversation", "conversation_id")
@@ -161,6 +166,7 @@ class Dossier(Aggregate):
         conversation_id: UUID | None,
         today: date,
     ) -> None:
+        self._check_new_entry(entry_id)
         fields = clean("insight", {"words": None, **values}, today)
         self.check_live_entries(fields["experience_ids"], "experience", "experience_ids")
         if conversation_id is not None:
@@ -177,6 +183,7 @@ class Dossier(Aggregate):
         conversation_id: UUID | None,
         today: date,
     ) -> None:
+        self._check_new_entry(entry_id)
         fields = clean("action", {"helper": None, "obstacles": None, **values}, today)
         if conversation_id is not None:
             self.live_entry(conversation_id, "conversation", "conversation_id")
@@ -315,6 +322,12 @@ class Dossier(Aggregate):
     def check_live_entries(self, entry_ids: list[UUID], entry_type: str, field: str) -> None:
         for entry_id in entry_ids:
             self.live_entry(entry_id, entry_type, field)
+
+    def _check_new_entry(self, entry_id: UUID) -> None:
+        """An entry id names one entry (see ENTRY_IDS): the application makes each afresh,
+        so one already taken is a caller's bug, refused before any event is made."""
+        if str(entry_id) in self.types:
+            raise ValueError(f"entry id {entry_id} is taken in this dossier")
 
     def check_action_open(self, action_id: UUID) -> None:
         self.live_entry(action_id, "action", "action_id")

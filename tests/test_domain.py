@@ -43,6 +43,16 @@ def test_every_event_records_who_recorded_it() -> None:
     assert [e.actor for e in events] == [ACTOR, ACTOR]
 
 
+def test_an_entry_id_the_dossier_holds_is_refused_for_a_new_entry() -> None:
+    dossier, experience_id = with_experience()
+    conversation = {"held_on": date(2024, 10, 8), "experience_ids": [experience_id]}
+    with pytest.raises(ValueError, match="is taken"):
+        dossier.hold_conversation(ACTOR, experience_id, conversation, TODAY)
+    with pytest.raises(ValueError, match="is taken"):
+        dossier.record_experience(ACTOR, experience_id, EXPERIENCE, TODAY)
+    assert dossier.version == 2
+
+
 def test_experience_dated_in_the_future_is_refused() -> None:
     dossier = new_dossier()
     with pytest.raises(FutureDate):

@@ -4,8 +4,7 @@ import copy
 import json
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -15,7 +14,7 @@ import pytest
 from dossier.access import Actor
 from dossier.domain import ENTRY_IDS
 from dossier.replay import replay
-from dossier.transfer import BundleRefused
+from dossier.transfer import BundleRefused, Signer, build
 from projections.runtime import open_services
 from scripts.loopback import call, dossier, running_server
 from scripts.workload import STAFF, TODAY, one_pupil
@@ -299,18 +298,19 @@ def test_a_dossier_moved_between_two_schools_of_one_store_keeps_both(tmp_path):
 
 
 def test_a_bundle_that_adds_one_entry_twice_is_refused_and_stores_nothing(tmp_path):
-    """Signed by a trusted school and whole, but two events add the same entry: replayed,
-    the dossier would keep only the later one while the timeline showed both."""
+    """Signed by a trusted school and whole, but two events add the same entry (no school
+    of ours writes that): replayed, the dossier would keep only the later one while the
+    timeline showed both."""
     store, sender, receiver = one_store_two_schools(tmp_path)
     try:
         pupil_id, dossier_ = one_pupil(random.Random(3), 30)
-        twice = uuid4()
-        for title in ("Eerste stage", "Tweede stage"):
-            values = {**EXPERIENCE, "title": title, "occurred_on": date(2024, 10, 1)}
-            dossier_.record_experience(dict(STAFF), twice, values, TODAY)
         store.dossiers.save(dossier_)
-        store.dossiers.give_consent(sender, pupil_id, {"given_by": "parent"})
-        bundle = json.loads(json.dumps(store.transfers.export(sender, pupil_id, "MBO2")))
+        history = store.dossiers.history(sender, pupil_id, 0, 1000)
+        first, second = [e for e in history if e.type == "ExperienceRecorded"][:2]
+        twice = first.data["entry_id"]
+        history[history.index(second)] = replace(second, data={**second.data, "entry_id": twice})
+        signer = Signer(sender.school, store.accounts.signing_key(sender.school))
+        bundle = json.loads(json.dumps(build(signer, pupil_id, history, "MBO2", "2026-07-01")))
 
         with pytest.raises(BundleRefused, match=f"adds entry {twice} a second time"):
             store.transfers.import_bundle(receiver, bundle)
