@@ -157,48 +157,47 @@ class Timeline:
                           exc_info=True)  # fmt: skip
 
     def _prepare_one(self, event: Recorded, days: dict[tuple[str, str], str]) -> "Prepared":
-        values, changes = event.fields, event.fields.get("changes") or {}
-        texts = [values.get(f) for f in TEXT_FIELDS.values()]
-        texts += [changes.get(f) for f in TEXT_FIELDS.values()]
-        found = {t: mentions(t) for t in texts if isinstance(t, str) and t}
-        return Prepared(found, self._draft(event, found, days))
+        if event.type in REVISIONS:  # the mentions of a corrected text, for `_revise`
+            changes = event.fields.get("changes") or {}
+            texts = (changes.get(f) for f in TEXT_FIELDS.values())
+            return Prepared({t: mentions(t) for t in texts if isinstance(t, str) and t}, None)
+        return Prepared({}, self._draft(event, days))
 
     def apply(self, tx: Tx, event: Recorded, position: int) -> None:
-        kind, values = event.type, event.fields
+        pending = self._pending(tx)
         # Every event of the pupil moves its mark, so the mark is the dossier version the
         # views fold up to too, and the fold remembered for them serves the refresh.
-        self._pending(tx).touched[event.pupil_id] = event.version
+        pending.touched[event.pupil_id] = event.version
         prepared: Prepared | None = event.prepared.get(self.name)
-        if kind == "Opened" or kind in ENTRY_TYPES:
-            draft = prepared.draft if prepared else self._draft(event, {}, {})
-            if draft is not None:
-                self._add(tx, event, draft)
-        elif kind in REVISIONS:
-            revision, key = REVISIONS[kind]
-            self._revise(tx, event, revision, values[key], prepared.found if prepared else {})
+        if event.type in REVISIONS:
+            revision, key = REVISIONS[event.type]
+            found = prepared.found if prepared else {}
+            self._revise(tx, pending, event, revision, event.fields[key], found)
+            return
+        draft = prepared.draft if prepared else self._draft(event, {})
+        if draft is not None:
+            self._add(tx, pending, event, draft)
 
-    def _draft(
-        self, event: Recorded, found: dict[str, Mentions], days: dict[tuple[str, str], str]
-    ) -> "Draft | None":
-        """The row of the entry an event adds, with its mentions (`found` in `prepare`, else
-        found now); its day is None when that is a conversation's day not in `days`."""
+    def _draft(self, event: Recorded, days: dict[tuple[str, str], str]) -> "Draft | None":
+        """The row of the entry an event adds, with its text's mentions; its day is None
+        when that is a conversation's day not in `days` (this batch's entries' days)."""
         values = event.fields
         if event.type == "Opened":
             entry_type, entry_id = "enrolment", values["enrolment_id"]
-        elif event.type in ENTRY_TYPES:
-            entry_type, entry_id = ENTRY_TYPES[event.type], values["entry_id"]
+        elif (entry_type := ENTRY_TYPES.get(event.type)) is not None:
+            entry_id = values["entry_id"]
         else:
             return None
         data = self._fields(event)
-        if entry_type in TEXT_FIELDS:
-            text = data.get(TEXT_FIELDS[entry_type])
-            data["mentions"] = found[text] if text in found else mentions(text)
+        if (text_field := TEXT_FIELDS.get(entry_type)) is not None:
+            data["mentions"] = mentions(data.get(text_field))
         pupil, conversation = event.pupil_id, data.get("conversation_id")
         day = _own_day(entry_type, data)
-        if day is None and conversation:
-            day = days.get((pupil, str(conversation)))
-        if day is None and not conversation:
-            day = event.moment.astimezone(SCHOOL_TIMEZONE).date().isoformat()
+        if day is None:
+            if conversation:
+                day = days.get((pupil, conversation))
+            else:
+                day = event.moment.astimezone(SCHOOL_TIMEZONE).date().isoformat()
         if day is not None:
             days[pupil, entry_id] = day
         row = (
@@ -209,10 +208,10 @@ class Timeline:
             day,
             stamp_stored(event.timestamp),
             dumps(values["actor"]),
-            data.get("conversation_id") if entry_type == "phase" else None,
+            conversation if entry_type == "phase" else None,
             dumps(data),
         )
-        return Draft(row, str(conversation) if conversation else None)
+        return Draft(row, conversation or None)
 
     @staticmethod
     def _fields(event: Recorded) -> dict[str, Any]:
@@ -244,27 +243,30 @@ class Timeline:
             found = tx.batch[self.name] = Pending()
         return found
 
-    def _add(self, tx: Tx, event: Recorded, draft: "Draft") -> None:
+    def _add(self, tx: Tx, pending: "Pending", event: Recorded, draft: "Draft") -> None:
         """Add the entry's row; a day left open is the conversation's, from this batch or
         the table, else the day the event was recorded."""
-        pending, row = self._pending(tx), draft.row
-        entry_id, pupil, day = row[0], row[1], row[4]
-        if day is None:
-            conversation = draft.conversation or ""
-            day = pending.lookup(tx, "day", pupil, conversation)
+        row = draft.row
+        if row[4] is None:
+            day = pending.lookup(tx, "day", row[1], draft.conversation or "")
             day = day or event.moment.astimezone(SCHOOL_TIMEZONE).date().isoformat()
             row = (*row[:4], day, *row[5:])
-        pending.types[pupil, entry_id], pending.days[pupil, entry_id] = row[3], day
+        pending.known[row[1], row[0]] = (row[3], row[4])
         pending.entries.append(row)
 
     def _revise(
-        self, tx: Tx, event: Recorded, kind: str, entry_id: str, found: dict[str, Mentions]
+        self,
+        tx: Tx,
+        pending: "Pending",
+        event: Recorded,
+        kind: str,
+        entry_id: str,
+        found: dict[str, Mentions],
     ) -> None:
         data = {k: v for k, v in event.fields.items() if k in {"changes", "reason", "outcome"}}
         if "changes" in data:  # the mentions added below must not change the event
             data["changes"] = dict(data["changes"])
         changes = data.get("changes", {})
-        pending = self._pending(tx)
         field = TEXT_FIELDS.get(pending.lookup(tx, "type", event.pupil_id, entry_id) or "")
         if field and field in changes:
             text = changes[field]
@@ -311,7 +313,8 @@ class Draft:
 
 @dataclass(slots=True)  # not frozen, for speed: see Recorded
 class Prepared:
-    """What `prepare` worked out for an event: its texts' mentions, the row it adds."""
+    """What `prepare` worked out for an event: the row of the entry it adds, or the
+    mentions in a revision's changed texts (keyed by text, for `_revise`)."""
 
     found: dict[str, Mentions]
     draft: Draft | None
@@ -323,16 +326,15 @@ class Pending:
 
     entries: list[tuple[Any, ...]] = field(default_factory=list)
     revisions: list[tuple[Any, ...]] = field(default_factory=list)
-    types: dict[tuple[str, str], str] = field(default_factory=dict)
-    days: dict[tuple[str, str], str] = field(default_factory=dict)
+    known: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # -> type, day
     touched: dict[str, int] = field(default_factory=dict)  # pupil -> its newest version here
 
     def lookup(self, tx: Tx, column: str, pupil_id: str, entry_id: str) -> str | None:
         """An entry's type or day: from this batch, else from the table. Entry ids are
         unique within a dossier only: an imported dossier keeps its entries' ids."""
-        found = (self.types if column == "type" else self.days).get((pupil_id, entry_id))
-        if found is not None:
-            return found
+        known = self.known.get((pupil_id, entry_id))
+        if known is not None:
+            return known[0 if column == "type" else 1]
         rows = tx.query(
             f"SELECT {column} FROM timeline_entries WHERE pupil_id = ? AND entry_id = ? "
             "ORDER BY seq DESC LIMIT 1",  # the later, as folding keeps it (see ENTRY_IDS)
