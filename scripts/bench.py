@@ -5,7 +5,6 @@ PostgreSQL, prints a table and checks the targets (on SQLite) as ratios measured
 """
 
 import json
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
+from projections.cores import usable_cores
 from projections.runtime import open_services
 from projections.storage import is_postgres, library_env
 from scripts import measure
@@ -246,8 +246,8 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], float]]] = [
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    default=os.cpu_count() or 1,
-    show_default="one per core",
+    default=usable_cores,  # called at start: a container's CPU quota counts, as for helpers
+    show_default="one per usable core",
     help="Server processes for the HTTP appends.",
 )
 def main(

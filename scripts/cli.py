@@ -211,7 +211,10 @@ def describe_demo(info: Any, port: int) -> str:
     return "\n".join(lines)
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@main.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,  # `--help` is the benchmark's: it lists its options
+)
 @click.pass_context
 def bench(ctx: click.Context) -> None:
     """Run the benchmark (scripts/bench.py); `dossier bench --help` for its options."""

@@ -98,3 +98,11 @@ def test_projections_status_and_rebuild(tmp_path: Path) -> None:
     assert "Rebuilt pupils" in rebuilt.stdout
     unknown = dossier(db, "projections", "rebuild", "nope", check=False)
     assert unknown.returncode != 0
+
+
+def test_bench_help_lists_the_benchmarks_own_options(tmp_path: Path) -> None:
+    """`dossier bench` passes its arguments to the benchmark, `--help` too."""
+    shown = dossier(str(tmp_path / "d.sqlite"), "bench", "--help").stdout
+    assert "--quick" in shown
+    assert "--workers" in shown
+    assert "one per usable core" in shown
