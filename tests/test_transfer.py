@@ -321,7 +321,8 @@ def test_a_bundle_that_adds_one_entry_twice_is_refused_and_stores_nothing(tmp_pa
 
 def test_the_import_knows_every_kind_of_event_that_adds_an_entry(tmp_path):
     """`ENTRY_IDS` (what the import checks) against what replaying the domain's events does:
-    an event adds an entry to the dossier exactly when its kind is listed."""
+    an event adds an entry to the dossier exactly when its kind is listed, and the entry's
+    id is the field listed for it."""
     store = open_services(str(tmp_path / "d.sqlite"))
     try:
         pupil_id, dossier_ = one_pupil(random.Random(5), 40)
@@ -329,12 +330,15 @@ def test_the_import_knows_every_kind_of_event_that_adds_an_entry(tmp_path):
             dict(STAFF), uuid4(), {"school_year": "2025-2026", "sector": "vmbo", "grade": 2}, TODAY
         )
         store.dossiers.save(dossier_)
-        replayed, entries, adding = None, 0, set()
+        replayed, known, adding = None, set(), set()
         for event in store.dossiers.events.get(pupil_id):
             replayed = replay(replayed, [event])
-            if len(replayed.types) > entries:
-                adding.add(type(event).__name__)
-            entries = len(replayed.types)
+            added = set(replayed.types) - known
+            if added:
+                kind = type(event).__name__
+                adding.add(kind)
+                assert added == {str(getattr(event, ENTRY_IDS.get(kind, "-"), None))}, kind
+            known = set(replayed.types)
         assert adding == set(ENTRY_IDS)
     finally:
         store.close()
