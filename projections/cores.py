@@ -2,7 +2,7 @@
 
 In a container limited to two CPUs on a 64-core host, the CPU affinity still names all
 64 cores; only the control group's quota tells. Helpers counted from the affinity would
-be eight (their most) taking turns on two CPUs' worth of time (and ~170 MB each).
+be eight (their most) taking turns on two CPUs' worth of time (and ~220 MB each).
 Both cgroup versions are read: v2's `cpu.max` ("200000 100000", or "max …") and v1's
 `cpu.cfs_quota_us` / `cpu.cfs_period_us` (-1 for none), in the process's own group and
 every group above it, whose limits apply too.

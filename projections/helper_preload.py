@@ -11,6 +11,7 @@ from projections.labels import default_lexicon
 
 default_lexicon().find_in_text("samenwerken")  # the lemmatiser loads its dictionary here
 
-# What the fork server holds now lives as long as it does: leaving it out of collections
-# spares the fork server a last full collection of ~100 MB when a rebuild ends it.
+# What the fork server has loaded so far lives as long as it does: leaving it out of
+# collections spares the fork server a last full collection of ~100 MB when a rebuild
+# ends it. (Modules a program adds to the preload, `preload_in_helpers`, load after.)
 gc.freeze()

@@ -197,10 +197,7 @@ class Timeline:
         pupil, conversation = event.pupil_id, data.get("conversation_id")
         day = _own_day(entry_type, data)
         if day is None:
-            if conversation:
-                day = days.get((pupil, conversation))
-            else:
-                day = event.moment.astimezone(SCHOOL_TIMEZONE).date().isoformat()
+            day = days.get((pupil, conversation)) if conversation else _recorded_day(event)
         if day is not None:
             days[pupil, entry_id] = day
         row = (
@@ -219,8 +216,8 @@ class Timeline:
     @staticmethod
     def _fields(event: Recorded) -> dict[str, Any]:
         """The event's own fields; for `Opened` only those of the first enrolment. The row
-        holds them with sorted keys (`dumps_sorted`): sorting in orjson, not here, halved
-        the cost of making the row's data."""
+        holds them with sorted keys (`dumps_sorted`): sorting in orjson, not here, nearly
+        halved the cost of making the row's data."""
         values = event.fields
         if event.type == "Opened":
             return {k: values[k] for k in OPENED_ENROLMENT}
@@ -257,7 +254,7 @@ class Timeline:
         row = draft.row
         if row[4] is None:
             day = pending.lookup(tx, "day", row[1], draft.conversation or "")
-            day = day or event.moment.astimezone(SCHOOL_TIMEZONE).date().isoformat()
+            day = day or _recorded_day(event)
             row = (*row[:4], day, *row[5:])
         pending.known[row[1], row[0]] = (row[3], row[4])
         pending.entries.append(row)
@@ -290,6 +287,12 @@ class Timeline:
                 dumps(data),
             )
         )
+
+
+def _recorded_day(event: Recorded) -> str:
+    """The school's calendar day the event was recorded on: an entry's day when neither
+    its fields nor its conversation tell one."""
+    return event.moment.astimezone(SCHOOL_TIMEZONE).date().isoformat()
 
 
 def _own_day(entry_type: str, data: dict[str, Any]) -> str | None:

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from projections.cores import usable_cores
+from scripts import bench
 from scripts.loopback import call, dossier, running_server
 
 
@@ -102,7 +104,13 @@ def test_projections_status_and_rebuild(tmp_path: Path) -> None:
 
 def test_bench_help_lists_the_benchmarks_own_options(tmp_path: Path) -> None:
     """`dossier bench` passes its arguments to the benchmark, `--help` too."""
-    shown = dossier(str(tmp_path / "d.sqlite"), "bench", "--help").stdout
+    shown = " ".join(dossier(str(tmp_path / "d.sqlite"), "bench", "--help").stdout.split())
     assert "--quick" in shown
-    assert "--workers" in shown
-    assert "one per usable core" in shown
+    assert "--workers INTEGER RANGE Server processes for the HTTP appends." in shown
+
+
+def test_bench_starts_one_server_process_per_usable_core() -> None:
+    """Counted as for rebuild helpers, so a container's CPU quota counts, not the host's
+    cores; asked when the benchmark starts, not when it is imported."""
+    workers = next(p for p in bench.main.params if p.name == "workers")
+    assert workers.default is usable_cores
