@@ -34,8 +34,17 @@ TODAY = date(2026, 7, 1)
 
 
 def text(rng: random.Random, words: int) -> str:
-    sentence = " ".join(rng.choice(WORDS) for _ in range(words))
-    return sentence[:1].upper() + sentence[1:] + "."
+    """`words` words of the story vocabulary, in sentences of 6 to 14 words, as pupils and
+    mentors write. Until the twelfth session a story was one sentence of 45 words, which
+    made finding mentions look 2.5 times cheaper than in a story of five sentences, each
+    split off by the lemmatiser's sentence splitter and matched on its own."""
+    sentences = []
+    while words > 0:
+        count = min(words, rng.randint(6, 14))
+        sentence = " ".join(rng.choice(WORDS) for _ in range(count))
+        sentences.append(sentence[:1].upper() + sentence[1:] + rng.choice(".....!?"))
+        words -= count
+    return " ".join(sentences)
 
 
 def new_pupil(rng: random.Random, first_year: int = 2022) -> Dossier:
