@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from dossier.application import SCHOOL_TIMEZONE
+from dossier.domain import ENTRY_IDS
 from dossier.errors import InvalidValue
 from dossier.vocabulary import school_year_start
 from projections import audit_store
@@ -29,7 +30,10 @@ from projections.recorded import Recorded
 log = logging.getLogger(__name__)
 
 TEXT_FIELDS = {"experience": "story", "phase": "notes"}
+# The type of entry each event that adds one adds; the field holding its id is the
+# domain's (dossier.domain.ENTRY_IDS, which the import checks too).
 ENTRY_TYPES = {
+    "Opened": "enrolment",
     "ExperienceRecorded": "experience",
     "ConversationHeld": "conversation",
     "PhaseRecorded": "phase",
@@ -184,13 +188,11 @@ class Timeline:
     def _draft(self, event: Recorded, days: dict[tuple[str, str], str]) -> "Draft | None":
         """The row of the entry an event adds, with its text's mentions; its day is None
         when that is a conversation's day not in `days` (this batch's entries' days)."""
-        values = event.fields
-        if event.type == "Opened":
-            entry_type, entry_id = "enrolment", values["enrolment_id"]
-        elif (entry_type := ENTRY_TYPES.get(event.type)) is not None:
-            entry_id = values["entry_id"]
-        else:
+        entry_type = ENTRY_TYPES.get(event.type)
+        if entry_type is None:
             return None
+        values = event.fields
+        entry_id = values[ENTRY_IDS[event.type]]
         data = self._fields(event)
         if (text_field := TEXT_FIELDS.get(entry_type)) is not None:
             data["mentions"] = mentions(data.get(text_field))
