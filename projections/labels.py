@@ -122,22 +122,119 @@ def _text_lemmas(token: str) -> Key:
 # Where simplemma may end a Dutch sentence: a terminator, closing quotes or brackets, white
 # space (its generic rule; it has no Dutch terminators of its own).
 _JUNCTION = re.compile(r"[.!?\u2026\u0589\u061f\u0964\u0965][\"'\u201d\u2019\u00bb)\]]*\s+")
+# A word after which simplemma may end a sentence: the same, at the word's end.
+_MAY_END = re.compile(r"[.!?\u2026\u0589\u061f\u0964\u0965][\"'\u201d\u2019\u00bb)\]]*\Z")
+# What simplemma looks at in the word after a possible end: whether it is in lower case and
+# whether it is one of its Dutch sentence starters ("Ik", "Maar"); a word of each kind.
+LOWER, STARTER, OTHER = 0, 1, 2
+_PROBES = ("xq", "Ik", "Xq")
+VERDICT_CACHE_SIZE = 100_000  # words; emptied when full, like the chunk caches
+
+_ENDINGS: dict[str, str] = {}  # word -> "." when a sentence may end after it, else "_"
+_VERDICTS: dict[str, tuple[bool, ...]] = {}  # such a word -> whether one ends there, per case
+_FOLLOWERS: dict[str, int] = {}  # word -> LOWER, STARTER or OTHER
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of a story or notes; each line is split on its own (notes are often lists).
-
-    A line where simplemma could not end a sentence anywhere is one sentence, the line
-    stripped, which is what simplemma answers too: it is asked only about the others
-    (its own handling of a one-sentence line cost a quarter of finding mentions)."""
+    """Sentences of a story or notes, exactly as simplemma splits each line on its own
+    (notes are often lists)."""
     sentences = []
     for line in text.splitlines():
-        if _JUNCTION.search(line) is None:
-            if sentence := line.strip():
-                sentences.append(sentence)
+        words = line.split()
+        if not words:
+            continue
+        if single_spaced(line, words):
+            starts = sentence_starts(words, endings(words))
+            sentences += [
+                " ".join(words[a:b]) for a, b in zip(starts, [*starts[1:], None], strict=True)
+            ]
         else:
-            sentences += [s for s in simplemma.split_sentences(line, lang="nl") if s]
+            sentences += _simplemma_sentences(line)
     return sentences
+
+
+def single_spaced(line: str, words: list[str]) -> bool:
+    """Whether the line's words stand one plain space apart: then `sentence_starts` tells
+    where its sentences begin, and a sentence is its words joined by a space."""
+    return " ".join(words) == line.strip()
+
+
+def endings(words: list[str]) -> str:
+    """One character per word: "." where a sentence may end after it, else "_"."""
+    try:
+        return "".join(map(_ENDINGS.__getitem__, words))
+    except KeyError:  # a word not met before (or the cache was emptied meanwhile)
+        return "".join(_ENDINGS.get(word) or _ending(word) for word in words)
+
+
+def _ending(word: str) -> str:
+    if len(_ENDINGS) >= VERDICT_CACHE_SIZE:
+        _ENDINGS.clear()
+    found = _ENDINGS[word] = "." if _MAY_END.search(word) else "_"
+    return found
+
+
+def sentence_starts(words: list[str], ends: str) -> list[int]:
+    """Where simplemma begins a sentence (the first word's index, 0, first) in a line of
+    `words` one space apart, `ends` being their `endings`.
+
+    Its splitter decides at each possible end from three things only: the word before it
+    (its abbreviations, initials, ordinals), whether a number stands before that word
+    ("3 m."), and whether the next word is in lower case or one of its sentence starters.
+    So its verdict is asked once per word, of simplemma itself, on a line of three words
+    for each of those cases, and remembered: its splitter cost a quarter of finding the
+    mentions in a story of five sentences. The tests compare this with simplemma."""
+    starts = [0]
+    last = len(words) - 1
+    at = ends.find(".", 0, last)
+    while at >= 0:
+        verdicts = _VERDICTS.get(words[at]) or _verdicts(words[at])
+        follower = _FOLLOWERS.get(words[at + 1])
+        if follower is None:
+            follower = _follower(words[at + 1])
+        after_number = at > 0 and words[at - 1][-1].isdigit()
+        if verdicts[follower + 3 * after_number]:
+            starts.append(at + 1)
+        at = ends.find(".", at + 1, last)
+    return starts
+
+
+def _verdicts(word: str) -> tuple[bool, ...]:
+    """Whether simplemma ends a sentence after `word`: for each kind of next word, first
+    with no number before `word`, then with one."""
+    found = tuple(
+        len(simplemma.split_sentences(f"{before} {word} {probe}", lang="nl")) == 2
+        for before in ("x", "0")
+        for probe in _PROBES
+    )
+    if len(_VERDICTS) >= VERDICT_CACHE_SIZE:
+        _VERDICTS.clear()
+    _VERDICTS[word] = found
+    return found
+
+
+def _follower(word: str) -> int:
+    """LOWER, STARTER or OTHER. A starter only counts after a word that ends a sentence
+    only before one (an abbreviation, as "dr."), and only when it is not in lower case."""
+    if word[:1].islower():
+        kind = LOWER
+    elif len(simplemma.split_sentences(f"dr. {word}", lang="nl")) == 2:
+        kind = STARTER
+    else:
+        kind = OTHER
+    if len(_FOLLOWERS) >= VERDICT_CACHE_SIZE:
+        _FOLLOWERS.clear()
+    _FOLLOWERS[word] = kind
+    return kind
+
+
+def _simplemma_sentences(line: str) -> list[str]:
+    """simplemma's sentences of a line whose words are not one plain space apart (rare
+    in what pupils and mentors type). A line where it could not end a sentence anywhere
+    is one sentence, the line stripped, which it answers too, only slower."""
+    if _JUNCTION.search(line) is None:
+        return [line.strip()]
+    return [s for s in simplemma.split_sentences(line, lang="nl") if s]
 
 
 class Lexicon:
@@ -183,10 +280,10 @@ class Lexicon:
         form wins, denied mentions ("niet goed samenwerken") and ambiguous forms are skipped.
         """
         found: list[tuple[LexiconEntry, str]] = []
-        for sentence in split_sentences(text):
-            for entry in self._codes.mentions(sentence):
-                if (entry, sentence) not in found:
-                    found.append((entry, sentence))
+        for line in text.splitlines():
+            for pair in self._codes.in_line(line):
+                if pair not in found:
+                    found.append(pair)
         return found
 
     def _add(self, entry: LexiconEntry) -> None:
@@ -202,19 +299,21 @@ class Lexicon:
 
 
 class _Codes:
-    """Finds a lexicon's phrases in a sentence's lemmas, left to right, the longest at each
-    start, a matched phrase's words not reused, none shortly after a negation.
+    """Finds a lexicon's phrases in a line's lemmas, sentence by sentence, left to right,
+    the longest at each start, a matched phrase's words not reused, none shortly after a
+    negation.
 
     Each lemma that some phrase or NEGATIONS holds is written as one character of its
-    own (any other lemma as a space), so a sentence becomes a short string and every
-    phrase a string of its characters: an Aho-Corasick automaton (ahocorasick-rs, leftmost
-    longest) then finds the phrases in one pass outside Python, where probing each word
-    in Python took half of the time a story cost. A chunk of text between white space
-    is turned into its characters once and remembered, as `_text_words` remembers its
-    lemmas.
+    own (any other lemma as a space), so a line becomes a short string, its sentences
+    apart by SENTENCE_END, and every phrase a string of its characters: an Aho-Corasick
+    automaton (ahocorasick-rs, leftmost longest) then finds the phrases of all sentences
+    in one pass outside Python, where probing each word in Python took half of the time
+    a story cost. A word, as written between white space, is turned into its characters
+    once and remembered, as `_text_words` remembers its lemmas.
     """
 
     FIRST = 0xF0000  # Unicode's supplementary private use area: 65,534 lemmas
+    SENTENCE_END = "|"  # in no phrase, so no phrase is found across sentences
 
     def __init__(self, phrases: dict[Key, LexiconEntry]) -> None:
         lemmas = sorted({lemma for phrase in phrases for lemma in phrase} | NEGATIONS)
@@ -226,42 +325,68 @@ class _Codes:
         patterns = [self._encode(phrase) for phrase in phrases]
         leftmost_longest = ahocorasick_rs.MatchKind.LeftmostLongest
         self._automaton = ahocorasick_rs.AhoCorasick(patterns, matchkind=leftmost_longest)
-        self._chunks: dict[str, str] = {}
+        self._words: dict[str, str] = {}
 
     def _encode(self, lemmas: Iterable[str]) -> str:
         return "".join(self._code.get(lemma, " ") for lemma in lemmas)
 
-    def mentions(self, sentence: str) -> list[LexiconEntry]:
-        codes = self._sentence(sentence)
-        if not codes.strip():  # no word of any phrase in it
+    def in_line(self, line: str) -> list[tuple[LexiconEntry, str]]:
+        """The entries mentioned in one line, each with its sentence, in order."""
+        words = line.split()
+        if not words:
             return []
-        return [
-            self._entries[phrase]
-            for phrase, start, _ in self._automaton.find_matches_as_indexes(codes)
-            if self._negations.isdisjoint(codes[max(0, start - NEGATION_WINDOW) : start])
-        ]
+        if not single_spaced(line, words):
+            return [
+                (entry, sentence)
+                for sentence in _simplemma_sentences(line)
+                for entry, _ in self._found("".join(self._codes(sentence.split())))
+            ]
+        codes = self._codes(words)
+        starts = sentence_starts(words, endings(words))
+        for start in reversed(starts[1:]):
+            codes.insert(start, self.SENTENCE_END)
+        text = "".join(codes)
+        if len(starts) == 1:
+            return [(entry, " ".join(words)) for entry, _ in self._found(text)]
+        starts.append(len(words))
+        found = []
+        for entry, at in self._found(text):
+            sentence = text.count(self.SENTENCE_END, 0, at)
+            found.append((entry, " ".join(words[starts[sentence] : starts[sentence + 1]])))
+        return found
 
-    def _sentence(self, sentence: str) -> str:
-        """The sentence's lemmas as `_text_words` reads them, one character each."""
-        if not sentence.isascii():  # what NFC changes is never ASCII
-            sentence = unicodedata.normalize("NFC", sentence).replace("\u2019", "'")
-        chunks = sentence.lower().split()
-        known = self._chunks
+    def _found(self, text: str) -> list[tuple[LexiconEntry, int]]:
+        """The entries whose phrases the encoded `text` holds, each with where it starts,
+        unless a negation stands shortly before it in its sentence."""
+        if not text.strip(" " + self.SENTENCE_END):  # no word of any phrase in it
+            return []
+        found = []
+        for phrase, start, _ in self._automaton.find_matches_as_indexes(text):
+            before = text[max(0, start - NEGATION_WINDOW) : start]
+            if self.SENTENCE_END in before:
+                before = before[before.rindex(self.SENTENCE_END) + 1 :]
+            if self._negations.isdisjoint(before):
+                found.append((self._entries[phrase], start))
+        return found
+
+    def _codes(self, words: list[str]) -> list[str]:
+        """Each word's characters, as `_text_words` reads its lemmas."""
         try:
-            return "".join(map(known.__getitem__, chunks))
-        except KeyError:
-            codes = []
-            for chunk in chunks:  # get, then test: another thread may clear the cache
-                found = known.get(chunk)
-                codes.append(found if found is not None else self._chunk(chunk))
-            return "".join(codes)
+            return list(map(self._words.__getitem__, words))
+        except KeyError:  # a word not met before (or the cache was emptied meanwhile)
+            known = self._words
+            return [code if (code := known.get(word)) is not None else self._word(word)
+                    for word in words]  # fmt: skip
 
-    def _chunk(self, chunk: str) -> str:
-        found = self._encode(_chunk_words(chunk))
-        if len(chunk) <= LONGEST_CACHED_CHUNK:
-            if len(self._chunks) >= CHUNK_CACHE_SIZE:
-                self._chunks.clear()
-            self._chunks[chunk] = found
+    def _word(self, word: str) -> str:
+        plain = word
+        if not plain.isascii():  # what NFC changes is never ASCII
+            plain = unicodedata.normalize("NFC", plain).replace("\u2019", "'")
+        found = self._encode(_chunk_words(plain.lower()))
+        if len(word) <= LONGEST_CACHED_CHUNK:
+            if len(self._words) >= CHUNK_CACHE_SIZE:
+                self._words.clear()
+            self._words[word] = found
         return found
 
 

@@ -198,9 +198,27 @@ def test_every_single_place_simplemma_may_end_a_sentence_is_split_as_it_splits()
                     ("ik", "ik"),
                     ("nr", "3"),
                     ("J", "Ik"),
+                    ("3 m", "Ik"),
+                    ("werk 12", "(Ik"),
+                    ("dr", "maar"),
                 ]:
                     text = f"{before}{term}{closer}{space}{after}"
                     assert split_sentences(text) == simplemma_per_line(text), text
+
+
+# Words as they end up between single spaces, the way nearly all typed text comes: every
+# part above that is not white space, glued into words of one to four parts.
+WORD_PARTS = [part for part in SENTENCE_PARTS if part.strip()]
+SPACED_WORDS = st.lists(st.sampled_from(WORD_PARTS), min_size=1, max_size=4).map("".join)
+
+
+@given(st.lists(SPACED_WORDS, max_size=16))
+def test_words_one_space_apart_are_split_as_simplemma_splits_them(words: list[str]) -> None:
+    """Where words stand one space apart, simplemma's verdict is asked per word and
+    remembered (`sentence_starts`): what it decides must be what it decides in context."""
+    text = " ".join(words)
+    assert split_sentences(text) == simplemma_per_line(text)
+    assert split_sentences(" " + text) == simplemma_per_line(" " + text)
 
 
 @given(st.lists(st.sampled_from([*SENTENCE_PARTS, "samenwerken", "geduldig", "niet"]), max_size=30))
