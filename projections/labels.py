@@ -321,6 +321,7 @@ class _Codes:
             raise ValueError(f"the lexicon holds {len(lemmas)} different words; at most 65,534")
         self._code = {lemma: chr(self.FIRST + n) for n, lemma in enumerate(lemmas)}
         self._negations = frozenset(self._code[lemma] for lemma in NEGATIONS)
+        self._denial = re.compile(f"[{''.join(sorted(self._negations))}]")
         self._entries = list(phrases.values())
         patterns = [self._encode(phrase) for phrase in phrases]
         leftmost_longest = ahocorasick_rs.MatchKind.LeftmostLongest
@@ -360,8 +361,11 @@ class _Codes:
         unless a negation stands shortly before it in its sentence."""
         if not text.strip(" " + self.SENTENCE_END):  # no word of any phrase in it
             return []
+        matches = self._automaton.find_matches_as_indexes(text)
+        if self._denial.search(text) is None:  # most texts deny nothing
+            return [(self._entries[phrase], start) for phrase, start, _ in matches]
         found = []
-        for phrase, start, _ in self._automaton.find_matches_as_indexes(text):
+        for phrase, start, _ in matches:
             before = text[max(0, start - NEGATION_WINDOW) : start]
             if self.SENTENCE_END in before:
                 before = before[before.rindex(self.SENTENCE_END) + 1 :]

@@ -167,21 +167,22 @@ class Timeline:
         if event.type in REVISIONS:  # the mentions of a corrected text, for `_revise`
             changes = event.fields.get("changes") or {}
             texts = (changes.get(f) for f in TEXT_FIELDS.values())
-            return Prepared({t: mentions(t) for t in texts if isinstance(t, str) and t}, None)
-        return Prepared({}, self._draft(event, days))
+            return {t: mentions(t) for t in texts if isinstance(t, str) and t}
+        return self._draft(event, days)
 
     def apply(self, tx: Tx, event: Recorded, position: int) -> None:
         pending = self._pending(tx)
         # Every event of the pupil moves its mark, so the mark is the dossier version the
         # views fold up to too, and the fold remembered for them serves the refresh.
         pending.touched[event.pupil_id] = event.version
-        prepared: Prepared | None = event.prepared.get(self.name)
+        prepared: Prepared = event.prepared.get(self.name)
         if event.type in REVISIONS:
             revision, key = REVISIONS[event.type]
-            found = prepared.found if prepared else {}
+            found = prepared if isinstance(prepared, dict) else {}
             self._revise(tx, pending, event, revision, event.fields[key], found)
             return
-        draft = prepared.draft if prepared else self._draft(event, {})
+        # None also when the event adds no entry: drafting it again then costs a lookup
+        draft = prepared if isinstance(prepared, Draft) else self._draft(event, {})
         if draft is not None:
             self._add(tx, pending, event, draft)
 
@@ -317,13 +318,10 @@ class Draft:
     conversation: str | None
 
 
-@dataclass(slots=True)  # not frozen, for speed: see Recorded
-class Prepared:
-    """What `prepare` worked out for an event: the row of the entry it adds, or the
-    mentions in a revision's changed texts (keyed by text, for `_revise`)."""
-
-    found: dict[str, Mentions]
-    draft: Draft | None
+# What `prepare` worked out for an event: the row of the entry it adds, or the mentions in
+# a revision's changed texts (keyed by text, for `_revise`); None for an event adding no
+# entry. Not wrapped in an object: a rebuild holds a million of these and frees them.
+Prepared = Draft | dict[str, Mentions] | None
 
 
 @dataclass
