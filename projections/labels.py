@@ -332,18 +332,24 @@ class _Codes:
         return "".join(self._code.get(lemma, " ") for lemma in lemmas)
 
     def in_line(self, line: str) -> list[tuple[LexiconEntry, str]]:
-        """The entries mentioned in one line, each with its sentence, in order."""
+        """The entries mentioned in one line, each with its sentence, in order. (The
+        steps of the usual case are written out here: this runs for every story and note
+        of a rebuild, and each call of a function of its own cost more than its work.)"""
         words = line.split()
         if not words:
             return []
-        if not single_spaced(line, words):
+        if " ".join(words) != line.strip():  # not `single_spaced`: simplemma splits it
             return [
                 (entry, sentence)
                 for sentence in _simplemma_sentences(line)
                 for entry, _ in self._found("".join(self._codes(sentence.split())))
             ]
-        codes = self._codes(words)
-        starts = sentence_starts(words, endings(words))
+        try:
+            codes = list(map(self._words.__getitem__, words))
+            ends = "".join(map(_ENDINGS.__getitem__, words))
+        except KeyError:  # a word not met before (or a cache was emptied meanwhile)
+            codes, ends = self._codes(words), endings(words)
+        starts = sentence_starts(words, ends) if "." in ends else [0]
         for start in reversed(starts[1:]):
             codes.insert(start, self.SENTENCE_END)
         text = "".join(codes)
