@@ -168,10 +168,18 @@ def endings(words: list[str]) -> str:
 
 
 def _ending(word: str) -> str:
-    if len(_ENDINGS) >= VERDICT_CACHE_SIZE:
-        _ENDINGS.clear()
-    found = _ENDINGS[word] = "." if _MAY_END.search(word) else "_"
+    found = "." if _MAY_END.search(word) else "_"
+    _remember(_ENDINGS, word, found)
     return found
+
+
+def _remember(cache: dict[str, Any], word: str, value: Any) -> None:
+    """Keep a word's verdict, as the chunk caches keep theirs: not for a rare long word
+    (a link, text without spaces), and the cache emptied when full."""
+    if len(word) <= LONGEST_CACHED_CHUNK:
+        if len(cache) >= VERDICT_CACHE_SIZE:
+            cache.clear()
+        cache[word] = value
 
 
 def sentence_starts(words: list[str], ends: str) -> list[int]:
@@ -207,9 +215,7 @@ def _verdicts(word: str) -> tuple[bool, ...]:
         for before in ("x", "0")
         for probe in _PROBES
     )
-    if len(_VERDICTS) >= VERDICT_CACHE_SIZE:
-        _VERDICTS.clear()
-    _VERDICTS[word] = found
+    _remember(_VERDICTS, word, found)
     return found
 
 
@@ -222,9 +228,7 @@ def _follower(word: str) -> int:
         kind = STARTER
     else:
         kind = OTHER
-    if len(_FOLLOWERS) >= VERDICT_CACHE_SIZE:
-        _FOLLOWERS.clear()
-    _FOLLOWERS[word] = kind
+    _remember(_FOLLOWERS, word, kind)
     return kind
 
 

@@ -201,6 +201,7 @@ def test_every_single_place_simplemma_may_end_a_sentence_is_split_as_it_splits()
                     ("3 m", "Ik"),
                     ("werk 12", "(Ik"),
                     ("dr", "maar"),
+                    ("zie https://school.example/loopbaan/gesprekken/2026/verslag", "Ik"),
                 ]:
                     text = f"{before}{term}{closer}{space}{after}"
                     assert split_sentences(text) == simplemma_per_line(text), text
