@@ -137,7 +137,8 @@ _FOLLOWERS: dict[str, int] = {}  # word -> LOWER, STARTER or OTHER
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of a story or notes, exactly as simplemma splits each line on its own
-    (notes are often lists)."""
+    (notes are often lists). `_Codes.in_line` takes the same steps inline, for speed;
+    the tests compare both with simplemma."""
     sentences = []
     for line in text.splitlines():
         words = line.split()
@@ -187,8 +188,8 @@ def sentence_starts(words: list[str], ends: str) -> list[int]:
     `words` one space apart, `ends` being their `endings`.
 
     Its splitter decides at each possible end from three things only: the word before it
-    (its abbreviations, initials, ordinals), whether a number stands before that word
-    ("3 m."), and whether the next word is in lower case or one of its sentence starters.
+    (its abbreviations, initials, ordinals), whether the word before that one ends in a
+    digit ("3 m."), and whether the next word is in lower case or one of its sentence starters.
     So its verdict is asked once per word, of simplemma itself, on a line of three words
     for each of those cases, and remembered: its splitter cost a quarter of finding the
     mentions in a story of five sentences. The tests compare this with simplemma."""
@@ -209,7 +210,7 @@ def sentence_starts(words: list[str], ends: str) -> list[int]:
 
 def _verdicts(word: str) -> tuple[bool, ...]:
     """Whether simplemma ends a sentence after `word`: for each kind of next word, first
-    with no number before `word`, then with one."""
+    after a word not ending in a digit, then after one that does."""
     found = tuple(
         len(simplemma.split_sentences(f"{before} {word} {probe}", lang="nl")) == 2
         for before in ("x", "0")

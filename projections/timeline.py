@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import orjson
 
@@ -321,7 +321,7 @@ class Draft:
 # What `prepare` worked out for an event: the row of the entry it adds, or the mentions in
 # a revision's changed texts (keyed by text, for `_revise`); None for an event adding no
 # entry. Not wrapped in an object: a rebuild holds a million of these and frees them.
-Prepared = Draft | dict[str, Mentions] | None
+Prepared: TypeAlias = Draft | dict[str, Mentions] | None
 
 
 @dataclass

@@ -302,6 +302,7 @@ FORM_WORDS = sorted(
     {word for e in default_lexicon().entries for f in (e.label, *e.variants) for word in f.split()}
 )
 TEXT_WORDS = [*FORM_WORDS, *sorted(NEGATIONS), "werkte", "samengewerkt", "hielp", "te", "het"]
+TEXT_WORDS += ["Ik", "Maar", "Dr.", "nr.", "3"]  # after a "." a sentence may begin, or not
 TEXT_GLUE = [" ", "  ", ", ", ". ", "! ", "? ", "\n", "\n\n", " - ", "... ", " bijv. ", "\u2019"]
 
 
@@ -353,7 +354,7 @@ PHRASE_PIECES = sorted(
         if piece
     }
 )
-PIECES = [*PHRASE_PIECES, *sorted(NEGATIONS), "en", "ook", "dat", "wel"]
+PIECES = [*PHRASE_PIECES, *sorted(NEGATIONS), "en", "ook", "dat", "wel", "Ik", "Maar"]
 # Two phrases sharing words ("samen werken" and "werken zonder hulp"), and phrases one to
 # four words after a denial: where the order of matching and the denial's reach tell.
 PHRASES = sorted(default_lexicon()._phrases)
