@@ -107,11 +107,18 @@ LONGEST_CACHED_CHUNK = 40  # characters: longer ones (a link, text without space
 
 def _chunk_words(chunk: str) -> Key:
     found = tuple(lemma for token in _WORD.findall(chunk) for lemma in _text_lemmas(token))
-    if len(chunk) <= LONGEST_CACHED_CHUNK:  # so the cache stays a few tens of MB at most
-        if len(_CHUNK_WORDS) >= CHUNK_CACHE_SIZE:
-            _CHUNK_WORDS.clear()
-        _CHUNK_WORDS[chunk] = found
+    _remember(_CHUNK_WORDS, chunk, found, CHUNK_CACHE_SIZE)
     return found
+
+
+def _remember(cache: dict[str, Any], word: str, value: Any, most: int) -> None:
+    """Keep what was worked out for a word (a chunk between white space) in one of the
+    per-word caches: not for a rare long one (a link, text without spaces), so that a
+    cache stays a few tens of MB at most, and the cache emptied when it holds `most`."""
+    if len(word) <= LONGEST_CACHED_CHUNK:
+        if len(cache) >= most:
+            cache.clear()
+        cache[word] = value
 
 
 @lru_cache(maxsize=100_000)
@@ -170,17 +177,8 @@ def endings(words: list[str]) -> str:
 
 def _ending(word: str) -> str:
     found = "." if _MAY_END.search(word) else "_"
-    _remember(_ENDINGS, word, found)
+    _remember(_ENDINGS, word, found, VERDICT_CACHE_SIZE)
     return found
-
-
-def _remember(cache: dict[str, Any], word: str, value: Any) -> None:
-    """Keep a word's verdict, as the chunk caches keep theirs: not for a rare long word
-    (a link, text without spaces), and the cache emptied when full."""
-    if len(word) <= LONGEST_CACHED_CHUNK:
-        if len(cache) >= VERDICT_CACHE_SIZE:
-            cache.clear()
-        cache[word] = value
 
 
 def sentence_starts(words: list[str], ends: str) -> list[int]:
@@ -216,7 +214,7 @@ def _verdicts(word: str) -> tuple[bool, ...]:
         for before in ("x", "0")
         for probe in _PROBES
     )
-    _remember(_VERDICTS, word, found)
+    _remember(_VERDICTS, word, found, VERDICT_CACHE_SIZE)
     return found
 
 
@@ -229,7 +227,7 @@ def _follower(word: str) -> int:
         kind = STARTER
     else:
         kind = OTHER
-    _remember(_FOLLOWERS, word, kind)
+    _remember(_FOLLOWERS, word, kind, VERDICT_CACHE_SIZE)
     return kind
 
 
@@ -319,6 +317,7 @@ class _Codes:
 
     FIRST = 0xF0000  # Unicode's supplementary private use area: 65,534 lemmas
     SENTENCE_END = "|"  # in no phrase, so no phrase is found across sentences
+    _BLANK = " " + SENTENCE_END  # what a line with no word of any phrase is made of
 
     def __init__(self, phrases: dict[Key, LexiconEntry]) -> None:
         lemmas = sorted({lemma for phrase in phrases for lemma in phrase} | NEGATIONS)
@@ -338,12 +337,13 @@ class _Codes:
 
     def in_line(self, line: str) -> list[tuple[LexiconEntry, str]]:
         """The entries mentioned in one line, each with its sentence, in order. (The
-        steps of the usual case are written out here: this runs for every story and note
-        of a rebuild, and each call of a function of its own cost more than its work.)"""
+        caches' lookups of the usual case are written out here, as in `_codes` and
+        `endings`: this runs for every story and note of a rebuild, where the two calls
+        cost 3 % of it.)"""
         words = line.split()
         if not words:
             return []
-        if " ".join(words) != line.strip():  # not `single_spaced`: simplemma splits it
+        if not single_spaced(line, words):  # simplemma splits it
             return [
                 (entry, sentence)
                 for sentence in _simplemma_sentences(line)
@@ -370,7 +370,7 @@ class _Codes:
     def _found(self, text: str) -> list[tuple[LexiconEntry, int]]:
         """The entries whose phrases the encoded `text` holds, each with where it starts,
         unless a negation stands shortly before it in its sentence."""
-        if not text.strip(" " + self.SENTENCE_END):  # no word of any phrase in it
+        if not text.strip(self._BLANK):  # no word of any phrase in it
             return []
         matches = self._automaton.find_matches_as_indexes(text)
         if self._denial.search(text) is None:  # most texts deny nothing
@@ -398,10 +398,7 @@ class _Codes:
         if not plain.isascii():  # what NFC changes is never ASCII
             plain = unicodedata.normalize("NFC", plain).replace("\u2019", "'")
         found = self._encode(_chunk_words(plain.lower()))
-        if len(word) <= LONGEST_CACHED_CHUNK:
-            if len(self._words) >= CHUNK_CACHE_SIZE:
-                self._words.clear()
-            self._words[word] = found
+        _remember(self._words, word, found, CHUNK_CACHE_SIZE)
         return found
 
 
