@@ -102,13 +102,15 @@ def test_a_rebuild_reset_by_another_process_half_way_is_read_again_from_the_star
     resets: list[int] = []
 
     def another_rebuild_begins(done: int, head: int) -> None:
-        if not resets:  # after the first range: drop and reset, as a rebuild's first step
+        if not resets:  # after the first range: reset and drop, as a rebuild's first step
             resets.append(done)
             with elsewhere.reads.transaction(write=True) as tx:
+                # A rebuild's lock order: the position rows first, then the models' tables
+                # (in the other order PostgreSQL finds a deadlock with a helper's range).
+                tx.execute("UPDATE projection_positions SET position = 0")
                 for model in elsewhere.follower.models.values():
                     model.drop(tx)
                     model.create(tx)
-                tx.execute("UPDATE projection_positions SET position = 0")
 
     try:
         assert rebuilt(school, helpers=1, on_progress=another_rebuild_begins) == kept
