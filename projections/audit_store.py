@@ -37,20 +37,21 @@ Found = tuple[list[tuple[str, Facts]], list[Facts]]  # (pupil id, experience fac
 def create(tx: Tx) -> None:
     # Keyed by pupil and date, so a school's rows in a date range are found per pupil.
     tx.execute(
-        "CREATE TABLE IF NOT EXISTS audit_experiences (pupil_id TEXT NOT NULL, "
+        f"CREATE TABLE IF NOT EXISTS {tx.view('audit_experiences')} (pupil_id TEXT NOT NULL, "
         "occurred_on TEXT NOT NULL, experience_id TEXT NOT NULL, kind TEXT NOT NULL, "
         "school_year TEXT NOT NULL, sector TEXT, grade INTEGER, conversation_id TEXT, "
         "held_on TEXT, reflection_recorded_at TEXT, recorder_role TEXT, "
         "PRIMARY KEY (pupil_id, occurred_on, experience_id))"
     )
     tx.execute(
-        "CREATE TABLE IF NOT EXISTS audit_conversations (pupil_id TEXT NOT NULL, "
+        f"CREATE TABLE IF NOT EXISTS {tx.view('audit_conversations')} (pupil_id TEXT NOT NULL, "
         "held_on TEXT NOT NULL, conversation_id TEXT NOT NULL, school_year TEXT NOT NULL, "
         "sector TEXT, grade INTEGER, complete INTEGER NOT NULL, "
         "PRIMARY KEY (pupil_id, held_on, conversation_id))"
     )
     tx.execute(
-        "CREATE TABLE IF NOT EXISTS audit_stale (pupil_id TEXT PRIMARY KEY, mark BIGINT NOT NULL)"
+        f"CREATE TABLE IF NOT EXISTS {tx.view('audit_stale')} "
+        "(pupil_id TEXT PRIMARY KEY, mark BIGINT NOT NULL)"
     )
 
 
@@ -58,7 +59,7 @@ def drop(tx: Tx) -> None:
     """In the order readers take them (after `pupils`, before the timeline's tables), so
     that a rebuild and an audit on PostgreSQL wait for each other instead of deadlocking."""
     for table in ("audit_stale", "audit_experiences", "audit_conversations"):
-        tx.execute(f"DROP TABLE IF EXISTS {table}")
+        tx.execute(f"DROP TABLE IF EXISTS {tx.view(table)}")
 
 
 def mark_stale(tx: Tx, pupils: Mapping[str, int]) -> None:

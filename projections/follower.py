@@ -45,6 +45,7 @@ from eventsourcing.application import Application
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from projections.errors import is_infrastructure
+from projections.fold import forget_folds
 from projections.helpers import (
     Helpers,
     Recipe,
@@ -300,14 +301,17 @@ class Follower:
     def create_tables(self) -> None:
         """Create the read models' tables; one whose `version` changed is rebuilt from the log
         (dropped here, refilled by the next catch-up), so an upgrade needs no manual step."""
+        self.store.create_pointer()
         with self.store.transaction(write=True) as tx:
+            self._move_out_of_events_file(tx)
             tx.execute(
-                "CREATE TABLE IF NOT EXISTS projection_positions (name TEXT PRIMARY KEY, "
-                "position BIGINT NOT NULL, version TEXT NOT NULL)"
+                f"CREATE TABLE IF NOT EXISTS {tx.view('projection_positions')} "
+                "(name TEXT PRIMARY KEY, position BIGINT NOT NULL, version TEXT NOT NULL)"
             )
             tx.execute(
-                "CREATE TABLE IF NOT EXISTS projection_quarantine (name TEXT NOT NULL, "
-                "pupil_id TEXT NOT NULL, position BIGINT NOT NULL, error TEXT NOT NULL, "
+                f"CREATE TABLE IF NOT EXISTS {tx.view('projection_quarantine')} "
+                "(name TEXT NOT NULL, pupil_id TEXT NOT NULL, position BIGINT NOT NULL, "
+                "error TEXT NOT NULL, "
                 "PRIMARY KEY (pupil_id, name))"
             )
             # The follower's lock order: position rows first, then the models' tables. A
@@ -332,6 +336,22 @@ class Follower:
                     "ON CONFLICT (name) DO NOTHING",
                     (model.name, model.version),
                 )
+
+    def _move_out_of_events_file(self, tx: Tx) -> None:
+        """SQLite, once: a store of before the read models' own file has their tables in
+        the events' file, where they would hide the new ones. They are dropped there;
+        the first catch-up fills the new file from the log."""
+        if tx.postgres or not tx.query(
+            "SELECT 1 FROM main.sqlite_master WHERE name = 'projection_positions'"
+        ):
+            return
+        log.info("moving the read models out of the events' file: they are built again")
+        in_events_file = Tx(tx.cursor, postgres=False, schema="main")
+        with in_events_file.dropping_derived_rows():
+            for model in self.models.values():
+                model.drop(in_events_file)
+            for table in ("projection_positions", "projection_quarantine"):
+                tx.execute(f"DROP TABLE IF EXISTS main.{table}")
 
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
@@ -394,7 +414,12 @@ class Follower:
             return self._catch_up_alone(head, batch, on_progress, helped)
 
     def _start_helpers(self, count: int) -> Helpers | None:
-        recipe = Recipe(type(self.app), dict(self.app.env), list(self.models.values()))
+        recipe = Recipe(
+            type(self.app),
+            dict(self.app.env),
+            list(self.models.values()),
+            views=self.store.building_generation,
+        )
         return Helpers.start(recipe, count)
 
     def _catch_up_alone(
@@ -497,6 +522,8 @@ class Follower:
         chosen = [self.models[n] for n in names] if names else list(self.models.values())
         count = default_count() if helpers is None else helpers
         helped = bool(count) and self.head() >= self.helped_from
+        if not self.store.postgres and len(chosen) == len(self.models):
+            return self._rebuild_apart(on_progress, batch, count if helped else 0)
         with contextlib.ExitStack() as ending:
             if helped:
                 launch_fork_server()  # it loads what helpers need while the tables are dropped
@@ -518,6 +545,22 @@ class Follower:
             if team is not None:
                 ending.callback(team.close)
             return self._catch_up(count, on_progress, batch, team)
+
+    def _rebuild_apart(self, on_progress: Progress | None, batch: int, helpers: int) -> int:
+        """SQLite, every model: build a fresh read-model file from the whole log and swap
+        it in when complete (projections.viewfiles); reads use the previous one meanwhile.
+        The helpers are started once its tables exist, the fork server before."""
+        with self.store.building(), contextlib.ExitStack() as ending:
+            if helpers:
+                launch_fork_server()  # it loads what helpers need while the tables are made
+                ending.callback(stop_fork_server)
+            self.create_tables()
+            team = self._start_helpers(helpers) if helpers else None
+            if team is not None:
+                ending.callback(team.close)
+            applied = self._catch_up(0, on_progress, batch, team)
+        forget_folds()  # remembered from the previous file's rows
+        return applied
 
     def read_log(self, after: int, limit: int, upto: int | None = None) -> Sequence[Any]:
         """The log's notifications `after` < id (<= `upto`), at most `limit`: on SQLite as

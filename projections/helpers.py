@@ -165,6 +165,7 @@ class Recipe:
     app_class: type
     env: Mapping[str, str]
     models: Sequence[Any]
+    views: int | None = None  # SQLite: the generation of the read models' file being built
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     # Looked up when a recipe is made, so that a test can stand in for the follower's side.
     code: Mapping[str, str | None] = field(default_factory=lambda: _code_files())
@@ -298,6 +299,7 @@ def _serve(connection: Connection, recipe: Recipe) -> None:
     app = recipe.app_class(env=recipe.helper_env())
     follower = Follower(app, recipe.models, helpers=0)
     follower.store.checkpoints = False  # the follower checkpoints (Follower._next_turn)
+    follower.store.build_in(recipe.views)
     try:
         while (question := _next_question(connection)) is not None:
             prepared = _prepare(follower, *question)

@@ -21,32 +21,38 @@ class Pupils:
 
     def create(self, tx: Tx) -> None:
         tx.execute(
-            "CREATE TABLE IF NOT EXISTS pupils (pupil_id TEXT PRIMARY KEY, school TEXT NOT NULL, "
-            "name TEXT NOT NULL, external_ref TEXT, school_year TEXT, sector TEXT, grade INTEGER, "
+            f"CREATE TABLE IF NOT EXISTS {tx.view('pupils')} (pupil_id TEXT PRIMARY KEY, "
+            "school TEXT NOT NULL, name TEXT NOT NULL, external_ref TEXT, school_year TEXT, "
+            "sector TEXT, grade INTEGER, "
             "version INTEGER NOT NULL, opened_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
         )
-        tx.execute("CREATE INDEX IF NOT EXISTS pupils_by_school ON pupils (school, name, pupil_id)")
         tx.execute(
-            "CREATE TABLE IF NOT EXISTS pupil_enrolments (entry_id TEXT NOT NULL, "
+            f"CREATE INDEX IF NOT EXISTS {tx.view('pupils_by_school')} "
+            "ON pupils (school, name, pupil_id)"
+        )
+        tx.execute(
+            f"CREATE TABLE IF NOT EXISTS {tx.view('pupil_enrolments')} (entry_id TEXT NOT NULL, "
             "pupil_id TEXT NOT NULL, seq INTEGER NOT NULL, school TEXT NOT NULL, "
             "school_year TEXT NOT NULL, sector TEXT NOT NULL, grade INTEGER NOT NULL, "
             "retracted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (pupil_id, entry_id))"
         )
         tx.execute(
-            "CREATE INDEX IF NOT EXISTS pupil_enrolments_by_pupil "
+            f"CREATE INDEX IF NOT EXISTS {tx.view('pupil_enrolments_by_pupil')} "
             "ON pupil_enrolments (pupil_id, seq)"
         )
 
         tx.execute(
-            "CREATE TABLE IF NOT EXISTS pupil_coaches (coach_id TEXT NOT NULL, "
+            f"CREATE TABLE IF NOT EXISTS {tx.view('pupil_coaches')} (coach_id TEXT NOT NULL, "
             "pupil_id TEXT NOT NULL, PRIMARY KEY (coach_id, pupil_id))"
         )
-        tx.execute("CREATE INDEX IF NOT EXISTS pupil_coaches_by_pupil ON pupil_coaches (pupil_id)")
+        tx.execute(
+            f"CREATE INDEX IF NOT EXISTS {tx.view('pupil_coaches_by_pupil')} "
+            "ON pupil_coaches (pupil_id)"
+        )
 
     def drop(self, tx: Tx) -> None:
-        tx.execute("DROP TABLE IF EXISTS pupil_coaches")
-        tx.execute("DROP TABLE IF EXISTS pupils")
-        tx.execute("DROP TABLE IF EXISTS pupil_enrolments")
+        for table in ("pupil_coaches", "pupils", "pupil_enrolments"):
+            tx.execute(f"DROP TABLE IF EXISTS {tx.view(table)}")
 
     def prepare(self, events: Sequence[Recorded]) -> None:
         """Nothing to do before the lock: every step here reads or writes the tables."""

@@ -1,11 +1,12 @@
 """SQL access for read models, through the event store's own connection pool.
 
-Read models share the database (and on SQLite the file) with the events, so one
-backup holds both. SQL here is written with `?` placeholders and translated for
-PostgreSQL; rows come back as mappings on both.
+On PostgreSQL read models share the database with the events; on SQLite they live in a
+file of their own, attached to the events' connections (projections.viewfiles), so that
+a rebuild can write a fresh one. Read models name their tables in DDL through
+`Tx.view`; other statements name them plainly. SQL here is written with `?`
+placeholders and translated for PostgreSQL; rows come back as mappings on both.
 """
 
-import logging
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -16,17 +17,24 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.postgres import PostgresDatastore
 
+from projections.viewfiles import ViewsFiles
+
 Row = Mapping[str, Any]
-log = logging.getLogger(__name__)
 
 
 class Tx:
     """One transaction: `execute` with `?` placeholders, then fetch mappings."""
 
-    def __init__(self, cursor: Any, postgres: bool) -> None:
+    def __init__(self, cursor: Any, postgres: bool, schema: str = "views") -> None:
         self.cursor = cursor
         self.postgres = postgres
+        self.schema = schema  # SQLite: where read models' DDL puts their tables
         self.batch: dict[str, Any] = {}  # read models' pending rows, for this transaction only
+
+    def view(self, name: str) -> str:
+        """A read model's table or index as DDL must name it: in the read models' own
+        file on SQLite (schema `views`), plainly on PostgreSQL."""
+        return name if self.postgres else f"{self.schema}.{name}"
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.postgres else sql
@@ -70,6 +78,11 @@ class Tx:
             self.execute(f"PRAGMA secure_delete = {before}")
 
 
+class ViewsOutrun(Exception):
+    """A rebuild's new read-model file did not go live: a rebuild started later had
+    swapped its own in first. The read models are those of that one."""
+
+
 class LoggedEvent(NamedTuple):
     """A notification of the event log as SQLite stores it: what the library's
     `Notification` holds, with the aggregate's id as the text it is stored as."""
@@ -85,6 +98,7 @@ class ReadStore:
     def __init__(self, app: Application[Any]) -> None:
         self.datastore = app.factory.datastore  # type: ignore[attr-defined]
         self.postgres = isinstance(self.datastore, PostgresDatastore)
+        self.files = None if self.postgres else ViewsFiles(self.datastore.pool.db_name)
         # Whether this process's write transactions may checkpoint SQLite's write-ahead
         # log when it has grown (SQLite's default). Rebuild helpers leave it to the
         # follower, which runs one after every range (`checkpoint`): one inside a helper's
@@ -96,48 +110,98 @@ class ReadStore:
         """A transaction; a write one that is not `durable` commits without waiting for
         the disk. That suits what can be derived again: after a power cut such a commit
         may be lost, never half-kept, and the read models re-apply it from the log (whose
-        events were committed durably before any read model saw them)."""
-        if write and not self.postgres:
-            with self._immediate(durable) as tx:
+        events were committed durably before any read model saw them). On SQLite the read
+        models' own file never waits for the disk, and the events' file always does."""
+        if not self.postgres:
+            with self._sqlite(write) as tx:
                 yield tx
             return
         with self.datastore.transaction(commit=write) as cursor:
             tx = Tx(cursor, self.postgres)
-            if self.postgres and not write:
+            if not write:
                 # One snapshot for every statement, as SQLite's read transactions have:
                 # a read must not see a version from one commit and rows from a later one.
                 tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            elif self.postgres and not durable:
+            elif not durable:
                 tx.execute("SET LOCAL synchronous_commit TO OFF")
             yield tx
 
     @contextmanager
-    def _immediate(self, durable: bool) -> Iterator[Tx]:
-        """An SQLite write transaction that takes the write lock at BEGIN.
+    def _sqlite(self, write: bool) -> Iterator[Tx]:
+        """An SQLite transaction with the read models' file attached; a write one takes
+        the write lock at BEGIN.
 
         The library's plain BEGIN starts as a reader; a transaction whose first statement
         only reads (CREATE TABLE IF NOT EXISTS on an existing table, a SELECT) then fails
         at once with "database is locked" when it tries to write after another process
         has committed. BEGIN IMMEDIATE waits for the lock instead, up to the lock timeout.
-        The connection is the events' too, so it goes back to the pool synchronous=FULL.
+        Every commit is durable in the events' file (its setting is left as it is) and
+        none waits for the disk in the read models' (see ViewsFiles._attach).
         """
-        with self.datastore.get_connection(commit=True) as connection:
-            cursor = connection.cursor()
-            if not durable:
-                cursor.execute("PRAGMA synchronous=NORMAL")
-            if not self.checkpoints:
-                cursor.execute("PRAGMA wal_autocheckpoint=0")  # this connection's, for good
+        assert self.files is not None
+        with self.datastore.get_connection(commit=write) as connection:
+            raw = connection._sqlite_conn
+            if write and not self.checkpoints:
+                raw.execute("PRAGMA wal_autocheckpoint=0")  # this connection's, for good
+            self.files.begin(connection, "BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                cursor.execute("BEGIN IMMEDIATE")
-                try:
-                    yield Tx(cursor, postgres=False)
-                except BaseException:
-                    connection.rollback()
-                    raise
-                connection.commit()
+                yield Tx(connection.cursor(), postgres=False)
+            except BaseException:
+                raw.rollback()
+                raise
+            if write:
+                raw.commit()
+            else:
+                raw.rollback()
+
+    @contextmanager
+    def building(self) -> Iterator[None]:
+        """SQLite: while this runs, this thread's read-model transactions (and those of
+        helpers given `building_generation`) use a fresh file of a new generation, which
+        goes live when it ends without an error and is deleted when it fails."""
+        assert self.files is not None
+        with self._events_write() as raw:
+            generation = self.files.claim(raw)
+        with self.files.marked_as_building(generation):
+            self.files.building = generation
+            try:
+                yield
             finally:
-                if not durable:
-                    _make_durable(connection)
+                self.files.building = None
+            self.files.make_durable(generation)
+            with self._events_write() as raw:
+                replaced = self.files.swap_in(raw, generation)
+            if replaced is None:
+                raise ViewsOutrun(generation)
+        self.files.remove_stale(generation)
+
+    @property
+    def building_generation(self) -> int | None:
+        return None if self.files is None else self.files.building
+
+    def build_in(self, generation: int | None) -> None:
+        """A rebuild helper's store: its transactions use the file being built."""
+        if self.files is not None:
+            self.files.building = generation
+
+    def create_pointer(self) -> None:
+        """SQLite: the events' file's row that names the live read-model file."""
+        if self.files is not None:
+            with self._events_write() as raw:
+                self.files.create_pointer(raw)
+
+    @contextmanager
+    def _events_write(self) -> Iterator[sqlite3.Connection]:
+        """A durable write transaction on the events' file alone, none attached."""
+        with self.datastore.get_connection(commit=True) as connection:
+            raw = connection._sqlite_conn
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                yield raw
+            except BaseException:
+                raw.rollback()
+                raise
+            raw.commit()
 
     def checkpoint(self) -> None:
         """Copy what SQLite's write-ahead log holds into the database file, as far as no
@@ -186,21 +250,3 @@ def _uuid_text(stored: str) -> str:
     """An aggregate id stored as a UUID (the library stores its hex digits) as the text
     the library's own UUID gives: the same id comes back for every event of a dossier."""
     return str(UUID(stored))
-
-
-def _make_durable(connection: Any) -> None:
-    """Set synchronous=FULL again before the pool lends the connection to the events.
-
-    A failed commit (a full disk, an I/O error) may leave the transaction open, where the
-    setting cannot change: it is rolled back first. A connection that still cannot be
-    reset is closed, so the pool replaces it rather than lend it out half-durable; the
-    original error, not this one, is what the caller sees.
-    """
-    raw = connection._sqlite_conn
-    try:
-        if raw.in_transaction:
-            raw.rollback()
-        raw.execute("PRAGMA synchronous=FULL")
-    except sqlite3.Error:
-        log.warning("a read-model connection could not be made durable again; closing it")
-        connection.close()

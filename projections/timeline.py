@@ -110,7 +110,7 @@ class Timeline:
 
     def create(self, tx: Tx) -> None:
         tx.execute(
-            "CREATE TABLE IF NOT EXISTS timeline_entries (entry_id TEXT NOT NULL, "
+            f"CREATE TABLE IF NOT EXISTS {tx.view('timeline_entries')} (entry_id TEXT NOT NULL, "
             "pupil_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, "
             "day TEXT NOT NULL, recorded_at TEXT NOT NULL, actor TEXT NOT NULL, "
             "parent_id TEXT, data TEXT NOT NULL)"
@@ -121,11 +121,11 @@ class Timeline:
         # rebuild 8 %. Unique: an event applied twice would repeat all three. An entry id
         # added twice is refused before it is stored (dossier.domain.ENTRY_IDS).
         tx.execute(
-            "CREATE UNIQUE INDEX IF NOT EXISTS timeline_entries_by_pupil "
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {tx.view('timeline_entries_by_pupil')} "
             "ON timeline_entries (pupil_id, seq, entry_id)"
         )
         tx.execute(
-            "CREATE TABLE IF NOT EXISTS timeline_revisions (pupil_id TEXT NOT NULL, "
+            f"CREATE TABLE IF NOT EXISTS {tx.view('timeline_revisions')} (pupil_id TEXT NOT NULL, "
             "seq INTEGER NOT NULL, entry_id TEXT NOT NULL, kind TEXT NOT NULL, "
             "recorded_at TEXT NOT NULL, actor TEXT NOT NULL, data TEXT NOT NULL, "
             "PRIMARY KEY (pupil_id, seq))"
@@ -135,8 +135,8 @@ class Timeline:
     def drop(self, tx: Tx) -> None:
         forget_folds()
         audit_store.drop(tx)  # first: readers take the audit's tables before these
-        tx.execute("DROP TABLE IF EXISTS timeline_entries")
-        tx.execute("DROP TABLE IF EXISTS timeline_revisions")
+        tx.execute(f"DROP TABLE IF EXISTS {tx.view('timeline_entries')}")
+        tx.execute(f"DROP TABLE IF EXISTS {tx.view('timeline_revisions')}")
 
     def work_out(self, tx: Tx, limit: int) -> list[audit_store.Worked]:
         """The audit facts of up to `limit` pupils whose rows changed, worked out again."""

@@ -96,24 +96,34 @@ def test_a_rebuild_raced_by_another_follower_gives_the_same_read_models(school, 
         elsewhere.close()
 
 
-def test_a_rebuild_reset_by_another_process_half_way_is_read_again_from_the_start(school, db_url):
+def reset(services: Services) -> None:
+    """What an in-place rebuild does first (on SQLite a rebuild of some of the models): the
+    positions taken back to 0 and the tables emptied. In a rebuild's lock order: position
+    rows, then the models' tables (else PostgreSQL finds a deadlock with a helper)."""
+    with services.reads.transaction(write=True) as tx:
+        tx.execute("UPDATE projection_positions SET position = 0")
+        for model in services.follower.models.values():
+            model.drop(tx)
+            model.create(tx)
+
+
+def test_a_helped_catch_up_reset_by_another_process_half_way_is_read_again_from_the_start(
+    school, db_url
+):
     kept = read_models(school)
     elsewhere = open_services(db_url)
     resets: list[int] = []
 
     def another_rebuild_begins(done: int, head: int) -> None:
-        if not resets:  # after the first range: reset and drop, as a rebuild's first step
+        if not resets:  # after the first range
             resets.append(done)
-            with elsewhere.reads.transaction(write=True) as tx:
-                # A rebuild's lock order: the position rows first, then the models' tables
-                # (in the other order PostgreSQL finds a deadlock with a helper's range).
-                tx.execute("UPDATE projection_positions SET position = 0")
-                for model in elsewhere.follower.models.values():
-                    model.drop(tx)
-                    model.create(tx)
+            reset(elsewhere)
 
     try:
-        assert rebuilt(school, helpers=1, on_progress=another_rebuild_begins) == kept
+        reset(school)
+        school.follower.helped_from = 1
+        school.follower.catch_up(batch=BATCH, helpers=1, on_progress=another_rebuild_begins)
+        assert read_models(school) == kept
         assert resets == [BATCH]
         assert 0 < school.follower.helped_events < school.follower.head()
     finally:
@@ -229,26 +239,40 @@ def test_a_rebuild_run_from_a_directory_holding_other_code_is_still_helped(tmp_p
     assert helped == head > 0, done.stderr
 
 
-class TimelineThatCannotBeDropped(Timeline):
-    """Stands for a drop that fails (a full disk, a lock held too long)."""
+class TimelineWhoseTablesCannotBeMade(Timeline):
+    """Stands for a rebuild's first step failing (a full disk, a lock held too long):
+    making the tables in the new file (or, in place, dropping the old ones)."""
 
-    helpers_while_dropping = -1
+    failing = False
+    helpers_meanwhile = -1
+
+    def create(self, tx: Any) -> None:
+        self._fail()
+        super().create(tx)
 
     def drop(self, tx: Any) -> None:
-        self.helpers_while_dropping = len(multiprocessing.active_children())
-        raise OSError("disk full")
+        self._fail()
+        super().drop(tx)
+
+    def _fail(self) -> None:
+        if self.failing:
+            self.helpers_meanwhile = len(multiprocessing.active_children())
+            raise OSError("disk full")
 
 
-def test_a_rebuild_that_cannot_drop_leaves_no_helpers_and_keeps_the_read_models(tmp_path):
-    timeline = TimelineThatCannotBeDropped()
+def test_a_rebuild_whose_first_step_fails_leaves_no_helpers_and_keeps_the_read_models(tmp_path):
+    timeline = TimelineWhoseTablesCannotBeMade()
     kept, stuck = reopened_with(tmp_path, timeline)
     try:
         stuck.follower.helped_from = 1
+        timeline.failing = True
         with pytest.raises(OSError, match="disk full"):
             stuck.follower.rebuild(batch=BATCH, helpers=1)
-        assert timeline.helpers_while_dropping == 0  # helpers start once the drop is done
+        assert timeline.helpers_meanwhile == 0  # helpers start once the tables are made
         assert multiprocessing.active_children() == []
         assert read_models(stuck) == kept
+        left = {p.name.split("-wal")[0].split("-shm")[0] for p in tmp_path.glob("*.views-*")}
+        assert left == {"school.sqlite.views-1"}  # the new file is gone, the live one kept
     finally:
         stuck.close()
 

@@ -1,0 +1,209 @@
+"""On SQLite, the read models live in a file of their own beside the events' file,
+attached to every connection as the schema `views`: `dossier.sqlite.views-<generation>`.
+
+Why apart: a rebuild then writes a fresh file that no one else reads, without a
+write-ahead log and without waiting for the disk, and swaps it in when complete. In the
+events' file every page a rebuild wrote went into the write-ahead log and was copied
+again into the file by a checkpoint (docs/performance.md has the numbers). Reads go on
+from the previous file meanwhile, where before they met dropped tables; and a rebuild
+that fails or is killed leaves the read models as they were.
+
+Which file is live is a row in the events' file (`projection_files`), read in every
+read-model transaction: a connection that has another file attached detaches it and
+attaches the live one, and checks again in its next transaction. Generations only grow:
+a rebuild claims a new one at its start, and swaps its file in only if no later rebuild
+swapped in before it. The file it replaced is deleted at once (a process still reading
+it keeps its open handle until its next transaction); any file of an older generation
+that no rebuild is building is deleted then too.
+
+PostgreSQL keeps read models in the events' database, rebuilt in place.
+"""
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+FIRST = 1  # the generation of a store's first read-model file
+ATTEMPTS = 5  # transactions begun again while the live file keeps changing under them
+POINTER_TABLE = (
+    "CREATE TABLE IF NOT EXISTS projection_files (live INTEGER NOT NULL, claimed INTEGER NOT NULL)"
+)
+
+
+class ViewsFiles:
+    """The read-model files of one events' file."""
+
+    def __init__(self, db_name: str) -> None:
+        self.db = Path(db_name).expanduser().resolve()
+        self._thread = threading.local()
+
+    @property
+    def building(self) -> int | None:
+        """The generation of the file this thread's transactions use while it rebuilds
+        (in a rebuild helper: its one thread); the other threads use the live one."""
+        return getattr(self._thread, "building", None)
+
+    @building.setter
+    def building(self, generation: int | None) -> None:
+        self._thread.building = generation
+
+    def path(self, generation: int) -> Path:
+        return self.db.with_name(f"{self.db.name}.views-{generation}")
+
+    def begin(self, connection: Any, begin: str) -> None:
+        """Begin a transaction (`begin`: BEGIN or BEGIN IMMEDIATE) on a pooled connection
+        with the right file attached: the one being built, else the live one, checked
+        inside the transaction (so against the snapshot the transaction reads)."""
+        raw = connection._sqlite_conn
+        building = self.building
+        if building is not None:
+            self._attach(connection, building, building=True)
+            raw.execute(begin)
+            return
+        for _ in range(ATTEMPTS):
+            raw.execute(begin)
+            live = _live(raw)
+            if _attached(connection) == (live, False):
+                return
+            raw.rollback()
+            self._attach(connection, live, building=False)
+        raise sqlite3.OperationalError("the read models' file kept changing; try again")
+
+    def _attach(self, connection: Any, generation: int, *, building: bool) -> None:
+        if _attached(connection) == (generation, building):
+            return
+        raw = connection._sqlite_conn
+        if _attached(connection) is not None:
+            raw.execute("DETACH DATABASE views")
+            connection.dossier_views = None
+        raw.execute("ATTACH DATABASE ? AS views", (self.path(generation).as_uri() + "?mode=rwc",))
+        try:
+            _set_up(raw, building)
+        except BaseException:
+            raw.execute("DETACH DATABASE views")
+            raise
+        connection.dossier_views = (generation, building)
+
+    def create_pointer(self, raw: sqlite3.Connection) -> None:
+        """The events' file's row naming the live read-model file (in a transaction)."""
+        raw.execute(POINTER_TABLE)
+        if raw.execute("SELECT 1 FROM projection_files").fetchone() is None:
+            raw.execute("INSERT INTO projection_files VALUES (?, ?)", (FIRST, FIRST))
+
+    def claim(self, raw: sqlite3.Connection) -> int:
+        """A generation of its own for a rebuild's new file (in a write transaction)."""
+        self.create_pointer(raw)
+        raw.execute("UPDATE projection_files SET claimed = MAX(claimed, live) + 1")
+        return int(raw.execute("SELECT claimed FROM projection_files").fetchone()[0])
+
+    @contextlib.contextmanager
+    def marked_as_building(self, generation: int) -> Iterator[None]:
+        """Hold the lock that tells `remove_stale` (of any process) that `generation`'s
+        file is being built; its file and the lock's are deleted if the build fails."""
+        marker = self.path(generation).with_name(self.path(generation).name + ".building")
+        with open(marker, "w") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            try:
+                yield
+            except BaseException:
+                self._delete(generation)
+                raise
+            finally:
+                marker.unlink(missing_ok=True)
+
+    def make_durable(self, generation: int) -> None:
+        """Before a built file goes live: its pages on disk (it was written without
+        waiting for the disk), then in WAL mode, as live files are. No connection of this
+        process holds a lock on it now, so closing the descriptor here releases none."""
+        path = self.path(generation)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        with contextlib.closing(sqlite3.connect(path)) as direct:
+            direct.execute("PRAGMA journal_mode=WAL").fetchall()
+
+    def swap_in(self, raw: sqlite3.Connection, generation: int) -> int | None:
+        """Make `generation` live, unless a later one is (in a write transaction on the
+        events' file); the generation it replaced, else None."""
+        live = _live(raw)
+        if generation <= live:
+            return None
+        raw.execute("UPDATE projection_files SET live = ?", (generation,))
+        return live
+
+    def remove_stale(self, live: int) -> None:
+        """Delete the files of generations before `live` that no rebuild is building: the
+        one just replaced, and what a rebuild that crashed left."""
+        found = re.compile(re.escape(f"{self.db.name}.views-") + r"(\d+)")
+        generations = {
+            int(match[1]) for path in self.db.parent.iterdir() if (match := found.match(path.name))
+        }
+        for generation in sorted(generations):
+            if generation < live and not self._is_building(generation):
+                self._delete(generation)
+
+    def _is_building(self, generation: int) -> bool:
+        marker = self.path(generation).with_name(self.path(generation).name + ".building")
+        try:
+            with open(marker) as held:
+                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except FileNotFoundError:
+            return False
+        except BlockingIOError:
+            return True
+        return False
+
+    def _delete(self, generation: int) -> None:
+        path = self.path(generation)
+        for suffix in ("", "-wal", "-shm", "-journal", ".building"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{path}{suffix}")
+        log.info("deleted the read models' file %s", path.name)
+
+    def live(self, raw: sqlite3.Connection) -> int:
+        return _live(raw)
+
+
+def _set_up(raw: sqlite3.Connection, building: bool) -> None:
+    if building:
+        # A rollback journal on disk, not in memory: a helper killed in its turn leaves
+        # it for the next writer to roll its range back. Nothing waits for the disk; a
+        # power cut only leaves a file no one uses (`ViewsFiles.make_durable`).
+        raw.execute("PRAGMA views.journal_mode=PERSIST").fetchall()
+        raw.execute("PRAGMA views.synchronous=OFF")
+    else:  # derived data: a power cut may lose the last commits, never half of one
+        raw.execute("PRAGMA views.journal_mode=WAL").fetchall()
+        raw.execute("PRAGMA views.synchronous=NORMAL")
+
+
+def _attached(connection: Any) -> tuple[int, bool] | None:
+    """Which file a pooled connection has attached (generation, being built), kept on
+    the library's connection object, which the pool lends to every store of the file."""
+    return getattr(connection, "dossier_views", None)
+
+
+def _live(raw: sqlite3.Connection) -> int:
+    """The live generation; the first before the pointer's table exists."""
+    try:
+        row = raw.execute("SELECT live FROM projection_files").fetchone()
+    except sqlite3.OperationalError as error:
+        if "no such table" not in str(error):
+            raise
+        return FIRST
+    return int(row[0]) if row is not None else FIRST

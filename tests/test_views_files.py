@@ -1,0 +1,123 @@
+"""On SQLite the read models live in a file of their own: a rebuild writes a fresh one
+and swaps it in when complete (projections.viewfiles)."""
+
+import fcntl
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from projections.readstore import Tx
+from projections.runtime import Services, open_services
+from scripts.measure import fill
+from tests.test_projections import small_dossier
+
+
+def files(tmp_path: Path) -> set[str]:
+    """The read-model files beside the events' file, without SQLite's own companions."""
+    return {
+        p.name for p in tmp_path.glob("d.sqlite.views-*") if p.name[-4:] not in ("-wal", "-shm")
+    }
+
+
+def school(tmp_path: Path) -> Services:
+    services = open_services(str(tmp_path / "d.sqlite"))
+    fill(services, 600, seed=3)
+    return services
+
+
+def pupils(services: Services) -> list[tuple[str, int]]:
+    rows = services.reads.query("SELECT pupil_id, version FROM pupils ORDER BY pupil_id")
+    return [(r["pupil_id"], r["version"]) for r in rows]
+
+
+def test_reads_during_a_rebuild_see_the_read_models_as_they_were(tmp_path):
+    services = school(tmp_path)
+    server = open_services(str(tmp_path / "d.sqlite"))  # another process, say
+    try:
+        before = pupils(server)
+        seen: list[list[tuple[str, int]]] = []
+        services.follower.rebuild(
+            batch=100, helpers=0, on_progress=lambda done, head: seen.append(pupils(server))
+        )
+        assert len(seen) > 3
+        assert all(read == before for read in seen)  # never a half-built file
+        assert pupils(server) == pupils(services) == before
+    finally:
+        server.close()
+        services.close()
+
+
+def test_a_rebuild_that_fails_half_way_keeps_the_read_models_and_leaves_no_file(tmp_path):
+    services = school(tmp_path)
+    try:
+        before = pupils(services)
+
+        def interrupted(done: int, head: int) -> None:
+            raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            services.follower.rebuild(batch=100, helpers=0, on_progress=interrupted)
+        assert pupils(services) == before
+        assert files(tmp_path) == {"d.sqlite.views-1"}
+        assert services.follower.status()[0].lag == 0
+    finally:
+        services.close()
+
+
+def test_another_process_reads_the_rebuilt_file_once_it_is_live(tmp_path):
+    services = school(tmp_path)
+    server = open_services(str(tmp_path / "d.sqlite"))
+    try:
+        assert pupils(server) == pupils(services)  # the first file is attached there
+        services.follower.rebuild(helpers=0)
+        assert files(tmp_path) == {"d.sqlite.views-2"}  # the first one is deleted
+
+        fill(services, 60, seed=4)  # applied to the new file only
+        assert pupils(server) == pupils(services)
+        assert len(pupils(server)) == len(pupils(services))
+    finally:
+        server.close()
+        services.close()
+
+
+def test_files_of_older_generations_are_deleted_unless_a_rebuild_is_building_them(tmp_path):
+    services = school(tmp_path)
+    try:
+        services.follower.rebuild(helpers=0)  # generation 2 live
+        (tmp_path / "d.sqlite.views-1").write_bytes(b"")  # left by a rebuild that crashed
+        (tmp_path / "d.sqlite.views-1.building").write_bytes(b"")
+        (tmp_path / "d.sqlite.views-0").write_bytes(b"")  # one that another rebuild builds
+        with open(tmp_path / "d.sqlite.views-0.building", "w") as marker:
+            fcntl.flock(marker, fcntl.LOCK_EX)
+            services.follower.rebuild(helpers=0)
+        assert files(tmp_path) == {"d.sqlite.views-0", "d.sqlite.views-0.building",
+                                   "d.sqlite.views-3"}  # fmt: skip
+    finally:
+        services.close()
+
+
+def test_a_store_with_its_read_models_in_the_events_file_moves_them_out_at_start(tmp_path):
+    db = tmp_path / "d.sqlite"
+    services = open_services(str(db))
+    actor, pupil, _ = small_dossier(services)
+    shown = services.queries.timeline(actor, str(pupil), {"limit": 50})
+    with services.reads.transaction(write=True) as tx:  # as an earlier release left them
+        in_events_file = Tx(tx.cursor, postgres=False, schema="main")
+        for model in services.follower.models.values():
+            model.create(in_events_file)
+        tx.execute("CREATE TABLE main.projection_positions AS SELECT * FROM projection_positions")
+        tx.execute("INSERT INTO main.pupils SELECT * FROM views.pupils")
+    services.close()
+    for leftover in tmp_path.glob("d.sqlite.views-*"):
+        leftover.unlink()
+
+    again = open_services(str(db))
+    try:
+        assert again.queries.timeline(actor, str(pupil), {"limit": 50}) == shown
+        with sqlite3.connect(db) as events_file:
+            tables = {r[0] for r in events_file.execute("SELECT name FROM sqlite_master")}
+        assert not tables & {"pupils", "timeline_entries", "projection_positions"}
+        assert "projection_files" in tables
+    finally:
+        again.close()
