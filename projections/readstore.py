@@ -213,10 +213,11 @@ class ReadStore:
         the next range never has: with only those, the log grew to hold the whole rebuild
         (932 frames against 84 in the helpers' test). So every few ranges one runs between
         two turns, while no one writes (Follower._next_turn)."""
-        if self.postgres:
+        if self.files is None:
             return
         with self.datastore.get_connection(commit=False) as connection:
             connection._sqlite_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        self.files.flush()  # a rebuild's new file: no log, written to the disk instead
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self.transaction() as tx:
