@@ -302,6 +302,7 @@ class Follower:
         """Create the read models' tables; one whose `version` changed is rebuilt from the log
         (dropped here, refilled by the next catch-up), so an upgrade needs no manual step."""
         self.store.create_pointer()
+        self.store.remove_stale()  # what a rebuild killed half-way left
         with self.store.transaction(write=True) as tx:
             self._move_out_of_events_file(tx)
             tx.execute(
@@ -318,11 +319,16 @@ class Follower:
             # process starting beside a running one otherwise deadlocks on PostgreSQL (its
             # CREATE INDEX IF NOT EXISTS locks a table the other's catch-up is writing).
             self._lock(tx)
+            head = self.head()  # no one appends or applies while the lock is held
             for model in self.models.values():
                 rows = tx.query(
-                    "SELECT version FROM projection_positions WHERE name = ?", (model.name,)
+                    "SELECT version, position FROM projection_positions WHERE name = ?",
+                    (model.name,),
                 )
-                if rows and rows[0]["version"] != model.version:
+                if rows and rows[0]["position"] > head:
+                    log.warning("read model %s is ahead of the event log (restored from a "
+                                "backup?): it is built again", model.name)  # fmt: skip
+                if rows and (rows[0]["version"] != model.version or rows[0]["position"] > head):
                     with tx.dropping_derived_rows():
                         model.drop(tx)
                     tx.execute(

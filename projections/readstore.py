@@ -159,21 +159,37 @@ class ReadStore:
         """SQLite: while this runs, this thread's read-model transactions (and those of
         helpers given `building_generation`) use a fresh file of a new generation, which
         goes live when it ends without an error and is deleted when it fails."""
-        assert self.files is not None
+        files = self.files
+        assert files is not None
         with self._events_write() as raw:
-            generation = self.files.claim(raw)
-        with self.files.marked_as_building(generation):
-            self.files.building = generation
+            generation = files.claim(raw)
+            marker = files.mark(generation)
+        with marker:
             try:
-                yield
+                files.discard(generation)  # one of that number, kept from before a restore
+                files.building = generation
+                try:
+                    yield
+                finally:
+                    files.building = None
+                files.make_durable(generation)
+                with self._events_write() as raw:
+                    if not files.swap_in(raw, generation):
+                        raise ViewsOutrun(generation)
+            except BaseException:
+                with self._events_read() as raw:  # gone live even so if it failed after commit
+                    if not files.is_live(raw, generation):
+                        files.discard(generation)
+                raise
             finally:
-                self.files.building = None
-            self.files.make_durable(generation)
-            with self._events_write() as raw:
-                replaced = self.files.swap_in(raw, generation)
-            if replaced is None:
-                raise ViewsOutrun(generation)
-        self.files.remove_stale(generation)
+                files.unmark(generation)
+        self.remove_stale()
+
+    def remove_stale(self) -> None:
+        """SQLite: delete read-model files neither live nor being built (ViewsFiles)."""
+        if self.files is not None:
+            with self._events_read() as raw:
+                self.files.remove_stale(raw)
 
     @property
     def building_generation(self) -> int | None:
@@ -189,6 +205,12 @@ class ReadStore:
         if self.files is not None:
             with self._events_write() as raw:
                 self.files.create_pointer(raw)
+
+    @contextmanager
+    def _events_read(self) -> Iterator[sqlite3.Connection]:
+        """A pooled connection to the events' file, for statements outside a transaction."""
+        with self.datastore.get_connection(commit=False) as connection:
+            yield connection._sqlite_conn
 
     @contextmanager
     def _events_write(self) -> Iterator[sqlite3.Connection]:

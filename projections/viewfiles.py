@@ -26,9 +26,8 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 log = logging.getLogger(__name__)
 
@@ -66,26 +65,43 @@ class ViewsFiles:
         raw = connection._sqlite_conn
         building = self.building
         if building is not None:
-            self._attach(connection, building, building=True)
+            self._attach(connection, building, building=True, create=True)
             raw.execute(begin)
             return
         for _ in range(ATTEMPTS):
             raw.execute(begin)
-            live = _live(raw)
+            try:
+                live = _live(raw)
+            except BaseException:
+                raw.rollback()  # never back to the pool inside a transaction
+                raise
             if _attached(connection) == (live, False):
                 return
             raw.rollback()
-            self._attach(connection, live, building=False)
+            self._attach_live(connection, live)
         raise sqlite3.OperationalError("the read models' file kept changing; try again")
 
-    def _attach(self, connection: Any, generation: int, *, building: bool) -> None:
+    def _attach_live(self, connection: Any, live: int) -> None:
+        """Attach the live file, never making one that a rebuild has just replaced and
+        deleted: when `live` has no file, it is made only if it is still the live one (a
+        store restored without it, a first start), else the caller looks again."""
+        try:
+            self._attach(connection, live, building=False, create=False)
+        except sqlite3.OperationalError as error:
+            if getattr(error, "sqlite_errorcode", None) != sqlite3.SQLITE_CANTOPEN:
+                raise
+            if _live(connection._sqlite_conn) == live:
+                self._attach(connection, live, building=False, create=True)
+
+    def _attach(self, connection: Any, generation: int, *, building: bool, create: bool) -> None:
         if _attached(connection) == (generation, building):
             return
         raw = connection._sqlite_conn
         if _attached(connection) is not None:
             raw.execute("DETACH DATABASE views")
             connection.dossier_views = None
-        raw.execute("ATTACH DATABASE ? AS views", (self.path(generation).as_uri() + "?mode=rwc",))
+        uri = f"{self.path(generation).as_uri()}?mode={'rwc' if create else 'rw'}"
+        raw.execute("ATTACH DATABASE ? AS views", (uri,))
         try:
             _set_up(raw, building)
         except BaseException:
@@ -105,20 +121,20 @@ class ViewsFiles:
         raw.execute("UPDATE projection_files SET claimed = MAX(claimed, live) + 1")
         return int(raw.execute("SELECT claimed FROM projection_files").fetchone()[0])
 
-    @contextlib.contextmanager
-    def marked_as_building(self, generation: int) -> Iterator[None]:
-        """Hold the lock that tells `remove_stale` (of any process) that `generation`'s
-        file is being built; its file and the lock's are deleted if the build fails."""
-        marker = self.path(generation).with_name(self.path(generation).name + ".building")
-        with open(marker, "w") as held:
-            fcntl.flock(held, fcntl.LOCK_EX)
-            try:
-                yield
-            except BaseException:
-                self._delete(generation)
-                raise
-            finally:
-                marker.unlink(missing_ok=True)
+    def mark(self, generation: int) -> IO[str]:
+        """The lock that tells `remove_stale` (of every process) that `generation` is
+        being built, held while the returned file is open; taken while the claim's
+        transaction holds the write lock, so no one sees the claim without it."""
+        held = open(self._marker(generation), "w")  # noqa: SIM115 - held for the whole build
+        fcntl.flock(held, fcntl.LOCK_EX)
+        return held
+
+    def unmark(self, generation: int) -> None:
+        """End of a build, done or given up: its marker goes (while still locked)."""
+        self._marker(generation).unlink(missing_ok=True)
+
+    def _marker(self, generation: int) -> Path:
+        return self.path(generation).with_name(f"{self.path(generation).name}.building")
 
     def make_durable(self, generation: int) -> None:
         """Before a built file goes live: its pages on disk (it was written without
@@ -150,30 +166,38 @@ class ViewsFiles:
         finally:
             os.close(fd)
 
-    def swap_in(self, raw: sqlite3.Connection, generation: int) -> int | None:
+    def swap_in(self, raw: sqlite3.Connection, generation: int) -> bool:
         """Make `generation` live, unless a later one is (in a write transaction on the
-        events' file); the generation it replaced, else None."""
-        live = _live(raw)
-        if generation <= live:
-            return None
+        events' file); whether it went live."""
+        if generation <= _live(raw):
+            return False
         raw.execute("UPDATE projection_files SET live = ?", (generation,))
-        return live
+        return True
 
-    def remove_stale(self, live: int) -> None:
-        """Delete the files of generations before `live` that no rebuild is building: the
-        one just replaced, and what a rebuild that crashed left."""
+    def remove_stale(self, raw: sqlite3.Connection) -> None:
+        """Delete every read-model file that is neither live nor being built: the one a
+        rebuild replaced, what a rebuild that failed or was killed left, and an empty one
+        a reader made just as it was replaced. `raw`: a connection to the events' file
+        outside a transaction. The live generation is read after a file's marker is found
+        free, and a rebuild swaps its file in before it lets go of the marker, so a file
+        that has just gone live is never taken for a leftover."""
         found = re.compile(re.escape(f"{self.db.name}.views-") + r"(\d+)")
         generations = {
             int(match[1]) for path in self.db.parent.iterdir() if (match := found.match(path.name))
         }
         for generation in sorted(generations):
-            if generation < live and not self._is_building(generation):
+            if not self._is_building(generation) and generation != _live(raw):
                 self._delete(generation)
+                self._marker(generation).unlink(missing_ok=True)
+
+    def discard(self, generation: int) -> None:
+        """A build's file, before it starts (a file of that number kept from before a
+        backup was restored) or when it failed."""
+        self._delete(generation)
 
     def _is_building(self, generation: int) -> bool:
-        marker = self.path(generation).with_name(self.path(generation).name + ".building")
         try:
-            with open(marker) as held:
+            with open(self._marker(generation)) as held:
                 fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except FileNotFoundError:
             return False
@@ -183,13 +207,13 @@ class ViewsFiles:
 
     def _delete(self, generation: int) -> None:
         path = self.path(generation)
-        for suffix in ("", "-wal", "-shm", "-journal", ".building"):
+        for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{path}{suffix}")
         log.info("deleted the read models' file %s", path.name)
 
-    def live(self, raw: sqlite3.Connection) -> int:
-        return _live(raw)
+    def is_live(self, raw: sqlite3.Connection, generation: int) -> bool:
+        return _live(raw) == generation
 
 
 def _set_up(raw: sqlite3.Connection, building: bool) -> None:

@@ -23,6 +23,7 @@ from dossier.access import Actor
 from dossier.errors import DomainError, InvalidValue
 from dossier.vocabulary import ROLES
 from projections.helpers import default_count, preload_in_helpers
+from projections.readstore import ViewsOutrun
 from projections.runtime import Services, open_services
 
 console = Console()
@@ -322,9 +323,14 @@ def projections_rebuild(ctx: click.Context, name: str | None) -> None:
             raise click.ClickException(f"no read model {name}; known: {known}")
         with Progress(console=console) as progress:
             task = progress.add_task("rebuilding", total=services.follower.head() or 1)
-            done = services.follower.rebuild(
-                [name] if name else [], on_progress=updater(progress, task)
-            )
+            try:
+                done = services.follower.rebuild(
+                    [name] if name else [], on_progress=updater(progress, task)
+                )
+            except ViewsOutrun:
+                raise click.ClickException(
+                    "another rebuild, started later, finished first: its read models are in use"
+                ) from None
             # What the read models leave for later (the audit's facts per pupil) is done
             # now, so that the first audits after the rebuild need not fold the dossiers.
             facts = progress.add_task("audit facts", total=None)

@@ -3,11 +3,13 @@ and swaps it in when complete (projections.viewfiles)."""
 
 import fcntl
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from projections.readstore import Tx
+from projections.readstore import Tx, ViewsOutrun
 from projections.runtime import Services, open_services
 from scripts.measure import fill
 from tests.test_projections import small_dossier
@@ -121,3 +123,77 @@ def test_a_store_with_its_read_models_in_the_events_file_moves_them_out_at_start
         assert "projection_files" in tables
     finally:
         again.close()
+
+
+def test_a_rebuild_outrun_by_a_later_one_leaves_the_later_ones_read_models(tmp_path):
+    services = school(tmp_path)
+    other = open_services(str(tmp_path / "d.sqlite"))
+    try:
+        before = pupils(services)
+        later: list[int] = []
+
+        def another_rebuild_starts_and_ends(done: int, head: int) -> None:
+            if not later:
+                later.append(other.follower.rebuild(helpers=0))
+
+        with pytest.raises(ViewsOutrun):
+            services.follower.rebuild(
+                batch=100, helpers=0, on_progress=another_rebuild_starts_and_ends
+            )
+        assert pupils(services) == pupils(other) == before
+        assert files(tmp_path) == {"d.sqlite.views-3"}  # the later one's; the first's gone
+    finally:
+        other.close()
+        services.close()
+
+
+KILLED_REBUILD = """
+import os, sys
+from projections.runtime import open_services
+if __name__ == "__main__":
+    services = open_services(sys.argv[1])
+    services.follower.rebuild(batch=100, helpers=0, on_progress=lambda *_: os._exit(9))
+"""
+
+
+def test_what_a_killed_rebuild_left_is_deleted_at_the_next_start(tmp_path):
+    school(tmp_path).close()
+    script = tmp_path / "rebuild.py"
+    script.write_text(KILLED_REBUILD)
+    killed = subprocess.run([sys.executable, str(script), str(tmp_path / "d.sqlite")], check=False)
+    assert killed.returncode == 9
+    assert "d.sqlite.views-2" in files(tmp_path)  # left half-built
+
+    services = open_services(str(tmp_path / "d.sqlite"))
+    try:
+        assert files(tmp_path) == {"d.sqlite.views-1"}
+        assert not list(tmp_path.glob("*.building")) + list(tmp_path.glob("*-journal"))
+        assert len(pupils(services)) > 0
+    finally:
+        services.close()
+
+
+def test_a_store_restored_from_a_backup_builds_read_models_ahead_of_it_again(tmp_path):
+    db = tmp_path / "d.sqlite"
+    services = school(tmp_path)
+    backup = tmp_path / "backup.sqlite"
+    with sqlite3.connect(db) as events, sqlite3.connect(backup) as copy:
+        events.backup(copy)
+    at_backup = pupils(services)
+    fill(services, 300, seed=8)  # the read models move on past the backup
+    services.close()
+    for log in ("d.sqlite-wal", "d.sqlite-shm"):  # restored in place, with no process running
+        (tmp_path / log).unlink(missing_ok=True)
+    backup.replace(db)  # the read-model file beside it stays
+
+    restored = open_services(str(db))
+    try:
+        restored.follower.catch_up()
+        assert pupils(restored) == at_backup
+        fill(restored, 120, seed=9)  # new events take the log's next ids again
+        assert len(pupils(restored)) > len(at_backup)
+        assert [s.lag for s in restored.follower.status()] == [0, 0]
+        restored.follower.rebuild(helpers=0)
+        assert [s.lag for s in restored.follower.status()] == [0, 0]
+    finally:
+        restored.close()
