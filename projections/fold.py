@@ -72,7 +72,9 @@ class Folded:
         return self._derived[key]
 
 
-_cache: OrderedDict[str, tuple[int, Folded]] = OrderedDict()
+# Per pupil: the dossier version folded, the read-model file's generation its rows came
+# from (SQLite; None on PostgreSQL), and the fold.
+_cache: OrderedDict[str, tuple[int, int | None, Folded]] = OrderedDict()
 _cache_lock = threading.Lock()
 CACHE_SIZE = 256  # pupils
 
@@ -86,26 +88,30 @@ def fold_current(tx: Tx, pupil_id: str, version: int) -> Folded:
     The first read after a write therefore reads and folds that write, not the career.
     Rows are read up to the version only, and a fold is remembered only when the
     timeline has applied all the pupils model has (not during a rebuild of it), both as
-    this one read transaction sees them. Callers refuse a quarantined pupil first, in
-    the same transaction (`Queries._reading`), so its incomplete rows are never folded.
+    this one read transaction sees them, and used only with rows of the same read-model
+    file (another process may have swapped a rebuilt one in). Callers refuse a
+    quarantined pupil first, in the same transaction (`Queries._reading`), so its
+    incomplete rows are never folded.
     """
     with _cache_lock:
         known = _cache.get(pupil_id)
         if known is not None:
             _cache.move_to_end(pupil_id)
+    if known is not None and known[1] != tx.generation:
+        known = None  # folded from the rows of a read-model file since replaced (SQLite)
     if known is not None and known[0] == version:
-        return known[1]
+        return known[2]
     if known is not None and known[0] < version:
         later = _rows(tx, "AND seq > ? AND seq <= ?", (pupil_id, known[0], version))
-        folded = Folded(fold_rows(*later, earlier=known[1].items))
+        folded = Folded(fold_rows(*later, earlier=known[2].items))
     else:
         folded = Folded(fold_rows(*_rows(tx, "AND seq <= ?", (pupil_id, version))))
     if not _timeline_complete(tx):
         return folded
     with _cache_lock:
         current = _cache.get(pupil_id)
-        if current is None or current[0] < version:
-            _cache[pupil_id] = (version, folded)
+        if current is None or current[0] < version or current[1] != tx.generation:
+            _cache[pupil_id] = (version, tx.generation, folded)
             _cache.move_to_end(pupil_id)
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)

@@ -45,7 +45,6 @@ from eventsourcing.application import Application
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from projections.errors import is_infrastructure
-from projections.fold import forget_folds
 from projections.helpers import (
     Helpers,
     Recipe,
@@ -251,15 +250,20 @@ class Follower:
 
     def _refresh_round(self, limit: int) -> tuple[int, int]:
         """Work out in a read transaction, keep in a short write one under the position
-        lock, so that no batch is applied meanwhile. Returns (worked out, kept)."""
+        lock, so that no batch is applied meanwhile. Returns (worked out, kept). Nothing
+        is kept when a rebuild swapped another read-model file in between (SQLite): what
+        was worked out came from the rows of the one it replaced."""
         self._refreshed_at = time.monotonic()
         with self.store.transaction() as tx:
             worked = {name: model.work_out(tx, limit) for name, model in self.models.items()}
+            source = tx.generation
         count = sum(len(found) for found in worked.values())
         if count == 0:
             return 0, 0
         with self.store.transaction(write=True, durable=False) as tx:
             self._lock(tx)
+            if tx.generation != source:
+                return count, 0
             return count, sum(model.keep(tx, worked[name]) for name, model in self.models.items())
 
     def refresh_all(self, on_progress: Progress | None = None) -> int:
@@ -564,9 +568,7 @@ class Follower:
             team = self._start_helpers(helpers) if helpers else None
             if team is not None:
                 ending.callback(team.close)
-            applied = self._catch_up(0, on_progress, batch, team)
-        forget_folds()  # remembered from the previous file's rows
-        return applied
+            return self._catch_up(0, on_progress, batch, team)
 
     def read_log(self, after: int, limit: int, upto: int | None = None) -> Sequence[Any]:
         """The log's notifications `after` < id (<= `upto`), at most `limit`: on SQLite as

@@ -25,10 +25,13 @@ Row = Mapping[str, Any]
 class Tx:
     """One transaction: `execute` with `?` placeholders, then fetch mappings."""
 
-    def __init__(self, cursor: Any, postgres: bool, schema: str = "views") -> None:
+    def __init__(
+        self, cursor: Any, postgres: bool, schema: str = "views", generation: int | None = None
+    ) -> None:
         self.cursor = cursor
         self.postgres = postgres
         self.schema = schema  # SQLite: where read models' DDL puts their tables
+        self.generation = generation  # SQLite: of the read models' file it reads and writes
         self.batch: dict[str, Any] = {}  # read models' pending rows, for this transaction only
 
     def view(self, name: str) -> str:
@@ -143,9 +146,9 @@ class ReadStore:
             raw = connection._sqlite_conn
             if write and not self.checkpoints:
                 raw.execute("PRAGMA wal_autocheckpoint=0")  # this connection's, for good
-            self.files.begin(connection, "BEGIN IMMEDIATE" if write else "BEGIN")
+            generation = self.files.begin(connection, "BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                yield Tx(connection.cursor(), postgres=False)
+                yield Tx(connection.cursor(), postgres=False, generation=generation)
             except BaseException:
                 raw.rollback()
                 raise

@@ -58,16 +58,17 @@ class ViewsFiles:
     def path(self, generation: int) -> Path:
         return self.db.with_name(f"{self.db.name}.views-{generation}")
 
-    def begin(self, connection: Any, begin: str) -> None:
+    def begin(self, connection: Any, begin: str) -> int:
         """Begin a transaction (`begin`: BEGIN or BEGIN IMMEDIATE) on a pooled connection
         with the right file attached: the one being built, else the live one, checked
-        inside the transaction (so against the snapshot the transaction reads)."""
+        inside the transaction (so against the snapshot the transaction reads). Returns
+        the file's generation."""
         raw = connection._sqlite_conn
         building = self.building
         if building is not None:
             self._attach(connection, building, building=True, create=True)
             raw.execute(begin)
-            return
+            return building
         for _ in range(ATTEMPTS):
             raw.execute(begin)
             try:
@@ -76,7 +77,7 @@ class ViewsFiles:
                 raw.rollback()  # never back to the pool inside a transaction
                 raise
             if _attached(connection) == (live, False):
-                return
+                return live
             raw.rollback()
             self._attach_live(connection, live)
         raise sqlite3.OperationalError("the read models' file kept changing; try again")

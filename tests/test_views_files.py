@@ -5,12 +5,16 @@ import fcntl
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from projections.pupils import Pupils
 from projections.readstore import Tx, ViewsOutrun
 from projections.runtime import Services, open_services
+from projections.timeline import Timeline
 from scripts.measure import fill
 from tests.test_projections import small_dossier
 
@@ -197,3 +201,66 @@ def test_a_store_restored_from_a_backup_builds_read_models_ahead_of_it_again(tmp
         assert [s.lag for s in restored.follower.status()] == [0, 0]
     finally:
         restored.close()
+
+
+class TimelineRebuiltWhileWorkingOut(Timeline):
+    """Another process swaps a rebuilt read-model file in while this one works out the
+    audit's facts (`meanwhile`, once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.meanwhile: Callable[[], object] | None = None
+
+    def work_out(self, tx: Any, limit: int) -> Any:
+        worked = super().work_out(tx, limit)
+        if self.meanwhile is not None:
+            self.meanwhile, meanwhile = None, self.meanwhile
+            meanwhile()
+        return worked
+
+
+def test_audit_facts_worked_out_from_a_file_replaced_meanwhile_are_not_kept(tmp_path):
+    db = str(tmp_path / "d.sqlite")
+    timeline = TimelineRebuiltWhileWorkingOut()
+    services = open_services(db, models=[Pupils(), timeline])
+    other = open_services(db)
+    try:
+        fill(services, 600, seed=3)
+        timeline.meanwhile = lambda: other.follower.rebuild(helpers=0)
+        assert services.follower.refresh() == 0  # worked out from the replaced file's rows
+        assert services.follower.status()[1].waiting > 0
+        assert services.follower.refresh_all() > 0  # worked out again from the new file
+        assert services.follower.status()[1].waiting == 0
+    finally:
+        other.close()
+        services.close()
+
+
+class TimelineOfLowerCaseTitles(Timeline):
+    """Stands for a rebuild by newer code that writes other rows for the same events."""
+
+    @staticmethod
+    def _fields(event: Any) -> dict[str, Any]:
+        fields = Timeline._fields(event)
+        if isinstance(fields.get("title"), str):
+            fields["title"] = fields["title"].lower()
+        return fields
+
+
+def titles(services: Services, actor: Any, pupil: Any) -> list[str]:
+    items, _ = services.queries.timeline(actor, str(pupil), {"limit": 50})
+    return [item["title"] for item in items if item["type"] == "experience"]
+
+
+def test_a_read_after_another_process_swapped_a_rebuilt_file_in_shows_that_files_rows(tmp_path):
+    db = str(tmp_path / "d.sqlite")
+    services = open_services(db)
+    actor, pupil, _ = small_dossier(services)
+    newer = open_services(db, models=[Pupils(), TimelineOfLowerCaseTitles()])
+    try:
+        assert titles(services, actor, pupil) == ["A", "B"]  # folded and remembered
+        newer.follower.rebuild(helpers=0)
+        assert titles(services, actor, pupil) == ["a", "b"]  # not the fold remembered before
+    finally:
+        newer.close()
+        services.close()
