@@ -110,7 +110,7 @@ def fold_current(tx: Tx, pupil_id: str, version: int) -> Folded:
         return folded
     with _cache_lock:
         current = _cache.get(pupil_id)
-        if current is None or current[0] < version or current[1] != tx.generation:
+        if current is None or (current[1] or 0, current[0]) < (tx.generation or 0, version):
             _cache[pupil_id] = (version, tx.generation, folded)
             _cache.move_to_end(pupil_id)
         while len(_cache) > CACHE_SIZE:

@@ -323,7 +323,7 @@ class Follower:
             # process starting beside a running one otherwise deadlocks on PostgreSQL (its
             # CREATE INDEX IF NOT EXISTS locks a table the other's catch-up is writing).
             self._lock(tx)
-            head = self.head()  # no one appends or applies while the lock is held
+            head = self._head_in(tx)  # no one appends or applies while the lock is held
             for model in self.models.values():
                 rows = tx.query(
                     "SELECT version, position FROM projection_positions WHERE name = ?",
@@ -362,6 +362,15 @@ class Follower:
                 model.drop(in_events_file)
             for table in ("projection_positions", "projection_quarantine"):
                 tx.execute(f"DROP TABLE IF EXISTS main.{table}")
+
+    def _head_in(self, tx: Tx) -> int:
+        """The log's head, read in `tx` on SQLite (whose write lock it holds: no second
+        connection is asked for meanwhile), else as `head` reads it."""
+        recorder: Any = self.app.recorder
+        if not isinstance(recorder, SQLiteApplicationRecorder):
+            return self.head()
+        rows = tx.query(f"SELECT MAX(rowid) AS head FROM main.{recorder.events_table_name}")
+        return int(rows[0]["head"] or 0)
 
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]

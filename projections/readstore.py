@@ -166,8 +166,7 @@ class ReadStore:
         assert files is not None
         with self._events_write() as raw:
             generation = files.claim(raw)
-            marker = files.mark(generation)
-        with marker:
+        with files.mark(generation):
             try:
                 files.discard(generation)  # one of that number, kept from before a restore
                 files.building = generation
@@ -217,7 +216,9 @@ class ReadStore:
 
     @contextmanager
     def _events_write(self) -> Iterator[sqlite3.Connection]:
-        """A durable write transaction on the events' file alone, none attached."""
+        """A durable write transaction for the events' file's own tables. BEGIN IMMEDIATE
+        locks a read-model file the connection has attached too; every writer takes the
+        events' file first, so the order is the same everywhere."""
         with self.datastore.get_connection(commit=True) as connection:
             raw = connection._sqlite_conn
             raw.execute("BEGIN IMMEDIATE")

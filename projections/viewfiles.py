@@ -124,11 +124,13 @@ class ViewsFiles:
 
     def mark(self, generation: int) -> IO[str]:
         """The lock that tells `remove_stale` (of every process) that `generation` is
-        being built, held while the returned file is open; taken while the claim's
-        transaction holds the write lock, so no one sees the claim without it."""
-        held = open(self._marker(generation), "w")  # noqa: SIM115 - held for the whole build
-        fcntl.flock(held, fcntl.LOCK_EX)
-        return held
+        being built, held while the returned file is open. Until it is taken no file of
+        the generation is written, and a cleaner holds the same lock while it deletes; a
+        marker a cleaner unlinked just before it was locked here is made again."""
+        while True:
+            held = _locked(self._marker(generation), wait=True)
+            if held is not None:
+                return held
 
     def unmark(self, generation: int) -> None:
         """End of a build, done or given up: its marker goes (while still locked)."""
@@ -187,24 +189,19 @@ class ViewsFiles:
             int(match[1]) for path in self.db.parent.iterdir() if (match := found.match(path.name))
         }
         for generation in sorted(generations):
-            if not self._is_building(generation) and generation != _live(raw):
-                self._delete(generation)
-                self._marker(generation).unlink(missing_ok=True)
+            marker = self._marker(generation)
+            held = _locked(marker, wait=False)
+            if held is None:
+                continue  # being built
+            with held:  # no build of it can start until its marker is gone
+                if generation != _live(raw):
+                    self._delete(generation)
+                marker.unlink()
 
     def discard(self, generation: int) -> None:
         """A build's file, before it starts (a file of that number kept from before a
         backup was restored) or when it failed."""
         self._delete(generation)
-
-    def _is_building(self, generation: int) -> bool:
-        try:
-            with open(self._marker(generation)) as held:
-                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except FileNotFoundError:
-            return False
-        except BlockingIOError:
-            return True
-        return False
 
     def _delete(self, generation: int) -> None:
         path = self.path(generation)
@@ -215,6 +212,24 @@ class ViewsFiles:
 
     def is_live(self, raw: sqlite3.Connection, generation: int) -> bool:
         return _live(raw) == generation
+
+
+def _locked(marker: Path, *, wait: bool) -> IO[str] | None:
+    """`marker` made if missing, opened and locked (flock); None when another holds it
+    (without `wait`) or unlinked it before the lock was taken here (the usual lock-file
+    rule: the lock counts only on the file the name still stands for)."""
+    held = open(marker, "a")  # noqa: SIM115 - returned open, the lock held while it is
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.fstat(held.fileno()).st_ino == os.stat(marker).st_ino:
+            return held
+    except (BlockingIOError, FileNotFoundError):
+        pass
+    except BaseException:
+        held.close()
+        raise
+    held.close()
+    return None
 
 
 def _set_up(raw: sqlite3.Connection, building: bool) -> None:
