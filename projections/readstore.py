@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -186,6 +187,13 @@ class ReadStore:
             finally:
                 files.unmark(generation)
         self.remove_stale()
+
+    def live_file(self) -> Path | None:
+        """SQLite: the read models' file in use; None on PostgreSQL."""
+        if self.files is None:
+            return None
+        with self._events_read() as raw:
+            return self.files.live_path(raw)
 
     def remove_stale(self) -> None:
         """SQLite: delete read-model files neither live nor being built (ViewsFiles)."""

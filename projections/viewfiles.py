@@ -210,6 +210,9 @@ class ViewsFiles:
                 os.unlink(f"{path}{suffix}")
         log.info("deleted the read models' file %s", path.name)
 
+    def live_path(self, raw: sqlite3.Connection) -> Path:
+        return self.path(_live(raw))
+
     def is_live(self, raw: sqlite3.Connection, generation: int) -> bool:
         return _live(raw) == generation
 

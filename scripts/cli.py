@@ -305,7 +305,10 @@ def projections_status(ctx: click.Context) -> None:
                 s.name, str(s.position), str(s.head), str(s.lag), str(s.quarantined), str(s.waiting)
             )
         stuck = services.follower.quarantined()
+        where = services.reads.live_file()
     console.print(table)
+    if where is not None:
+        click.echo(f"read models in {where}")  # not wrapped: a path to copy
     for q in stuck:
         console.print(f"quarantined: {q.name} pupil {q.pupil_id} at event {q.position}: {q.error}")
     if stuck:

@@ -95,9 +95,13 @@ def test_revoked_user_is_refused_at_once(served: tuple[str, str], db_url: str) -
 
 def test_projections_status_and_rebuild(tmp_path: Path) -> None:
     db = str(tmp_path / "d.sqlite")
-    assert "pupils" in dossier(db, "projections", "status").stdout
+    status = dossier(db, "projections", "status").stdout
+    assert "pupils" in status
+    assert "d.sqlite.views-1" in status  # where they are
     rebuilt = dossier(db, "projections", "rebuild", "pupils")
     assert "Rebuilt pupils" in rebuilt.stdout
+    assert "Rebuilt all read models" in dossier(db, "projections", "rebuild").stdout
+    assert "d.sqlite.views-2" in dossier(db, "projections", "status").stdout
     unknown = dossier(db, "projections", "rebuild", "nope", check=False)
     assert unknown.returncode != 0
 
