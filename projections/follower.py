@@ -329,10 +329,11 @@ class Follower:
                     "SELECT version, position FROM projection_positions WHERE name = ?",
                     (model.name,),
                 )
-                if rows and rows[0]["position"] > head:
+                ahead = bool(rows) and rows[0]["position"] > head
+                if ahead:
                     log.warning("read model %s is ahead of the event log (restored from a "
                                 "backup?): it is built again", model.name)  # fmt: skip
-                if rows and (rows[0]["version"] != model.version or rows[0]["position"] > head):
+                if ahead or (rows and rows[0]["version"] != model.version):
                     with tx.dropping_derived_rows():
                         model.drop(tx)
                     tx.execute(
@@ -491,7 +492,9 @@ class Follower:
                     team.ask(*ranges[number + team.count])
                 applied += count
                 self.helped_events = applied
-                restart = (number + 1) % WAL_RESTART_TURNS == 0
+                # A new read-model file (a rebuild on SQLite) has no log to start again.
+                in_log = self.store.building_generation is None
+                restart = in_log and (number + 1) % WAL_RESTART_TURNS == 0
                 self._next_turn(team, more=number + 1 < len(ranges), restart=restart)
                 if on_progress:
                     on_progress(applied, head)

@@ -26,6 +26,7 @@ import os
 import re
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -144,16 +145,8 @@ class ViewsFiles:
         waiting for the disk), then in WAL mode, as live files are. No connection of this
         process holds a lock on it now, so closing the descriptor here releases none."""
         path = self.path(generation)
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        _sync(path, os.fsync)
+        _sync(path.parent, os.fsync)
         with contextlib.closing(sqlite3.connect(path)) as direct:
             direct.execute("PRAGMA journal_mode=WAL").fetchall()
 
@@ -161,13 +154,8 @@ class ViewsFiles:
         """Write what this thread's rebuild has written so far to the disk, while its
         helpers go on, so that `make_durable` has little left to wait for at the end.
         No connection of this process holds a lock on the file between two turns."""
-        if self.building is None:
-            return
-        fd = os.open(self.path(self.building), os.O_RDONLY)
-        try:
-            os.fdatasync(fd)
-        finally:
-            os.close(fd)
+        if self.building is not None:
+            _sync(self.path(self.building), os.fdatasync)
 
     def swap_in(self, raw: sqlite3.Connection, generation: int) -> bool:
         """Make `generation` live, unless a later one is (in a write transaction on the
@@ -195,20 +183,18 @@ class ViewsFiles:
                 continue  # being built
             with held:  # no build of it can start until its marker is gone
                 if generation != _live(raw):
-                    self._delete(generation)
+                    self.discard(generation)
                 marker.unlink()
 
     def discard(self, generation: int) -> None:
-        """A build's file, before it starts (a file of that number kept from before a
-        backup was restored) or when it failed."""
-        self._delete(generation)
-
-    def _delete(self, generation: int) -> None:
+        """A generation's file and SQLite's companions of it: one left over, one of a
+        build's number kept from before a backup was restored, or a build's that failed."""
         path = self.path(generation)
+        if path.exists():
+            log.info("deleting the read models' file %s", path.name)
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{path}{suffix}")
-        log.info("deleted the read models' file %s", path.name)
 
     def live_path(self, raw: sqlite3.Connection) -> Path:
         return self.path(_live(raw))
@@ -233,6 +219,15 @@ def _locked(marker: Path, *, wait: bool) -> IO[str] | None:
         raise
     held.close()
     return None
+
+
+def _sync(path: Path, sync: Callable[[int], None]) -> None:
+    """`sync` (fsync, fdatasync) a file or directory through a descriptor of its own."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        sync(fd)
+    finally:
+        os.close(fd)
 
 
 def _set_up(raw: sqlite3.Connection, building: bool) -> None:

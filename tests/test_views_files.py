@@ -6,7 +6,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,75 +33,74 @@ def school(tmp_path: Path) -> Services:
     return services
 
 
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    """A school of 600 events on SQLite: this module's own, in place of the conftest's
+    `services`, which runs on PostgreSQL too, where there are no read-model files."""
+    opened = school(tmp_path)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def server(services: Services, tmp_path: Path) -> Iterator[Services]:
+    """The same store opened again: another process, say."""
+    opened = open_services(str(tmp_path / "d.sqlite"))
+    yield opened
+    opened.close()
+
+
 def pupils(services: Services) -> list[tuple[str, int]]:
     rows = services.reads.query("SELECT pupil_id, version FROM pupils ORDER BY pupil_id")
     return [(r["pupil_id"], r["version"]) for r in rows]
 
 
-def test_reads_during_a_rebuild_see_the_read_models_as_they_were(tmp_path):
-    services = school(tmp_path)
-    server = open_services(str(tmp_path / "d.sqlite"))  # another process, say
-    try:
-        before = pupils(server)
-        seen: list[list[tuple[str, int]]] = []
-        services.follower.rebuild(
-            batch=100, helpers=0, on_progress=lambda done, head: seen.append(pupils(server))
-        )
-        assert len(seen) > 3
-        assert all(read == before for read in seen)  # never a half-built file
-        assert pupils(server) == pupils(services) == before
-    finally:
-        server.close()
-        services.close()
+def test_reads_during_a_rebuild_see_the_read_models_as_they_were(services, server):
+    before = pupils(server)
+    seen: list[list[tuple[str, int]]] = []
+    services.follower.rebuild(
+        batch=100, helpers=0, on_progress=lambda done, head: seen.append(pupils(server))
+    )
+    assert len(seen) > 3
+    assert all(read == before for read in seen)  # never a half-built file
+    assert pupils(server) == pupils(services) == before
 
 
-def test_a_rebuild_that_fails_half_way_keeps_the_read_models_and_leaves_no_file(tmp_path):
-    services = school(tmp_path)
-    try:
-        before = pupils(services)
+def test_a_rebuild_that_fails_half_way_keeps_the_read_models_and_leaves_no_file(services, tmp_path):
+    before = pupils(services)
 
-        def interrupted(done: int, head: int) -> None:
-            raise KeyboardInterrupt
+    def interrupted(done: int, head: int) -> None:
+        raise KeyboardInterrupt
 
-        with pytest.raises(KeyboardInterrupt):
-            services.follower.rebuild(batch=100, helpers=0, on_progress=interrupted)
-        assert pupils(services) == before
-        assert files(tmp_path) == {"d.sqlite.views-1"}
-        assert services.follower.status()[0].lag == 0
-    finally:
-        services.close()
+    with pytest.raises(KeyboardInterrupt):
+        services.follower.rebuild(batch=100, helpers=0, on_progress=interrupted)
+    assert pupils(services) == before
+    assert files(tmp_path) == {"d.sqlite.views-1"}
+    assert services.follower.status()[0].lag == 0
 
 
-def test_another_process_reads_the_rebuilt_file_once_it_is_live(tmp_path):
-    services = school(tmp_path)
-    server = open_services(str(tmp_path / "d.sqlite"))
-    try:
-        assert pupils(server) == pupils(services)  # the first file is attached there
+def test_another_process_reads_the_rebuilt_file_once_it_is_live(services, server, tmp_path):
+    assert pupils(server) == pupils(services)  # the first file is attached there
+    services.follower.rebuild(helpers=0)
+    assert files(tmp_path) == {"d.sqlite.views-2"}  # the first one is deleted
+
+    fill(services, 60, seed=4)  # applied to the new file only
+    assert pupils(server) == pupils(services)
+    assert len(pupils(server)) == len(pupils(services))
+
+
+def test_files_of_older_generations_are_deleted_unless_a_rebuild_is_building_them(
+    services, tmp_path
+):
+    services.follower.rebuild(helpers=0)  # generation 2 live
+    (tmp_path / "d.sqlite.views-1").write_bytes(b"")  # left by a rebuild that crashed
+    (tmp_path / "d.sqlite.views-1.building").write_bytes(b"")
+    (tmp_path / "d.sqlite.views-0").write_bytes(b"")  # one that another rebuild builds
+    with open(tmp_path / "d.sqlite.views-0.building", "w") as marker:
+        fcntl.flock(marker, fcntl.LOCK_EX)
         services.follower.rebuild(helpers=0)
-        assert files(tmp_path) == {"d.sqlite.views-2"}  # the first one is deleted
-
-        fill(services, 60, seed=4)  # applied to the new file only
-        assert pupils(server) == pupils(services)
-        assert len(pupils(server)) == len(pupils(services))
-    finally:
-        server.close()
-        services.close()
-
-
-def test_files_of_older_generations_are_deleted_unless_a_rebuild_is_building_them(tmp_path):
-    services = school(tmp_path)
-    try:
-        services.follower.rebuild(helpers=0)  # generation 2 live
-        (tmp_path / "d.sqlite.views-1").write_bytes(b"")  # left by a rebuild that crashed
-        (tmp_path / "d.sqlite.views-1.building").write_bytes(b"")
-        (tmp_path / "d.sqlite.views-0").write_bytes(b"")  # one that another rebuild builds
-        with open(tmp_path / "d.sqlite.views-0.building", "w") as marker:
-            fcntl.flock(marker, fcntl.LOCK_EX)
-            services.follower.rebuild(helpers=0)
-        assert files(tmp_path) == {"d.sqlite.views-0", "d.sqlite.views-0.building",
-                                   "d.sqlite.views-3"}  # fmt: skip
-    finally:
-        services.close()
+    assert files(tmp_path) == {"d.sqlite.views-0", "d.sqlite.views-0.building",
+                               "d.sqlite.views-3"}  # fmt: skip
 
 
 def test_a_store_with_its_read_models_in_the_events_file_moves_them_out_at_start(tmp_path):
@@ -130,26 +129,20 @@ def test_a_store_with_its_read_models_in_the_events_file_moves_them_out_at_start
         again.close()
 
 
-def test_a_rebuild_outrun_by_a_later_one_leaves_the_later_ones_read_models(tmp_path):
-    services = school(tmp_path)
-    other = open_services(str(tmp_path / "d.sqlite"))
-    try:
-        before = pupils(services)
-        later: list[int] = []
+def test_a_rebuild_outrun_by_a_later_one_leaves_the_later_ones_read_models(
+    services, server, tmp_path
+):
+    before = pupils(services)
+    later: list[int] = []
 
-        def another_rebuild_starts_and_ends(done: int, head: int) -> None:
-            if not later:
-                later.append(other.follower.rebuild(helpers=0))
+    def another_rebuild_starts_and_ends(done: int, head: int) -> None:
+        if not later:
+            later.append(server.follower.rebuild(helpers=0))
 
-        with pytest.raises(ViewsOutrun):
-            services.follower.rebuild(
-                batch=100, helpers=0, on_progress=another_rebuild_starts_and_ends
-            )
-        assert pupils(services) == pupils(other) == before
-        assert files(tmp_path) == {"d.sqlite.views-3"}  # the later one's; the first's gone
-    finally:
-        other.close()
-        services.close()
+    with pytest.raises(ViewsOutrun):
+        services.follower.rebuild(batch=100, helpers=0, on_progress=another_rebuild_starts_and_ends)
+    assert pupils(services) == pupils(server) == before
+    assert files(tmp_path) == {"d.sqlite.views-3"}  # the later one's; the first's gone
 
 
 KILLED_REBUILD = """
