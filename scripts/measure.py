@@ -97,9 +97,48 @@ def experience(rng: random.Random) -> dict[str, Any]:
 
 
 def http_appends(
-    db: str, token: str, pupils: list[str], per_client: int, workers: int
-) -> dict[str, float]:
-    """Concurrent clients POSTing experiences to `dossier serve --workers N` on loopback.
+    db: str,
+    token: str,
+    pupils: list[str],
+    per_client: int,
+    workers: int,
+    *,
+    floor: Callable[[], float],
+    rounds: int,
+) -> dict[str, Any]:
+    """Concurrent clients POSTing experiences to `dossier serve --workers N` on loopback,
+    in `rounds` rounds, each right after a library floor (`floor()`) of its own.
+
+    On the shared 2-core machine both rates drift with the disk and the neighbours by a
+    fifth within minutes, and a single second-long measurement of each, taken a minute
+    apart, caught a dip of either now and then. So each round pairs a floor with the
+    HTTP run that follows it, and the ratio is the median of the rounds' ratios; the
+    rates are the rounds' medians, the latencies are over every round's requests.
+    """
+    rounds_found: list[dict[str, float]] = []
+    samples: list[float] = []
+    with running_server(db, workers) as base:
+        port = int(base.rsplit(":", 1)[1])
+        for _ in range(rounds):
+            floor_per_s = floor()
+            found, seconds = _http_round(port, token, pupils, per_client)
+            requests_per_s = rate(len(found), seconds)
+            ratio = requests_per_s / floor_per_s
+            rounds_found.append(
+                {"floor_per_s": floor_per_s, "requests_per_s": requests_per_s, "ratio": ratio}
+            )
+            samples += found
+    return {
+        **{key: statistics.median(r[key] for r in rounds_found) for key in rounds_found[0]},
+        **percentiles(samples),
+        "rounds": rounds_found,
+    }
+
+
+def _http_round(
+    port: int, token: str, pupils: list[str], per_client: int
+) -> tuple[list[float], float]:
+    """One round: every client's request latencies (s) and the round's duration (s).
 
     The clients share the 2-core machine with the server, so they are kept light, like
     wrk: each request is prepared bytes sent on a connection of its own
@@ -107,28 +146,25 @@ def http_appends(
     answer is read to its end and its status checked. http.client took ~0.3 ms of CPU a
     request (its header parsing goes through the email package), a sixth of the server's.
     """
-    with running_server(db, workers) as base:
-        port = int(base.rsplit(":", 1)[1])
 
-        def client(pupil: str) -> list[float]:
-            rng = random.Random(pupil)
-            requests = iter(
-                [_post_request(pupil, token, experience(rng)) for _ in range(per_client + 1)]
-            )
+    def client(pupil: str) -> list[float]:
+        rng = random.Random(pupil)
+        requests = iter(
+            [_post_request(pupil, token, experience(rng)) for _ in range(per_client + 1)]
+        )
 
-            def post() -> None:
-                answer = _exchange(port, next(requests))
-                if not answer.startswith(b"HTTP/1.1 201 "):
-                    raise RuntimeError(f"benchmark write refused: {answer[:500]!r}")
+        def post() -> None:
+            answer = _exchange(port, next(requests))
+            if not answer.startswith(b"HTTP/1.1 201 "):
+                raise RuntimeError(f"benchmark write refused: {answer[:500]!r}")
 
-            post()
-            return timed(post, per_client)
+        post()
+        return timed(post, per_client)
 
-        started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=len(pupils)) as pool:
-            samples = [s for found in pool.map(client, pupils) for s in found]
-        seconds = time.perf_counter() - started
-    return {"requests_per_s": rate(len(samples), seconds), **percentiles(samples)}
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=len(pupils)) as pool:
+        samples = [s for found in pool.map(client, pupils) for s in found]
+    return samples, time.perf_counter() - started
 
 
 def _post_request(pupil: str, token: str, values: dict[str, Any]) -> bytes:
