@@ -30,7 +30,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     "quick": {
         "floor_events": 300, "raw_rows": 10_000, "service_events": 200, "clients": 4,
-        "per_client": 25, "http_rounds": 2, "pupil_events": 300, "sizes": (2_000, 5_000, 10_000),
+        "per_client": 25, "http_rounds": 3, "pupil_events": 300, "sizes": (2_000, 5_000, 10_000),
         "repeats": 15,
     },
 }  # fmt: skip
