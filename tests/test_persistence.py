@@ -1,5 +1,6 @@
 """Storage behaviour on real databases: races, restarts, durability and table creation."""
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -9,6 +10,7 @@ from datetime import date
 from uuid import UUID
 
 import pytest
+from eventsourcing import persistence
 from eventsourcing.application import project_aggregate
 
 from dossier.access import Actor
@@ -90,6 +92,25 @@ def test_sqlite_commits_are_durable(tmp_path) -> None:
             journal = tx.query("PRAGMA journal_mode")[0][0]
         assert synchronous == 2  # FULL
         assert journal == "wal"
+    finally:
+        services.close()
+
+
+def test_sqlite_reads_outside_a_transaction_still_fail_with_the_librarys_errors(
+    tmp_path,
+) -> None:
+    """The library's reads run without BEGIN (projections.storage); what goes wrong in
+    one still reaches callers as the library's error, as inside a transaction."""
+    db = tmp_path / "d.sqlite"
+    services = open_services(str(db))
+    try:
+        coach = Actor(user_id="coach-1", role="coach", school="12AB")
+        pupil = services.dossiers.open_dossier(coach, PUPIL).id
+        assert [e.originator_version for e in services.dossiers.events.get(pupil)] == [1]
+        with sqlite3.connect(db) as raw:
+            raw.execute("DROP TABLE dossiers_events")
+        with pytest.raises(persistence.OperationalError, match="no such table"):
+            services.dossiers.recorder.select_events(pupil)
     finally:
         services.close()
 
