@@ -26,12 +26,12 @@ PROFILES: dict[str, dict[str, Any]] = {
     "full": {
         "floor_events": 3000, "raw_rows": 100_000, "service_events": 2000, "clients": 8,
         "per_client": 150, "http_rounds": 5, "pupil_events": 1000,
-        "sizes": (10_000, 100_000, 1_000_000), "repeats": 200,
+        "sizes": (10_000, 100_000, 1_000_000), "repeats": 200, "warm_repeats": 1000,
     },
     "quick": {
         "floor_events": 300, "raw_rows": 10_000, "service_events": 200, "clients": 4,
         "per_client": 25, "http_rounds": 3, "pupil_events": 300, "sizes": (2_000, 5_000, 10_000),
-        "repeats": 15,
+        "repeats": 15, "warm_repeats": 50,
     },
 }  # fmt: skip
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/dossier_bench"
@@ -98,7 +98,7 @@ def read_scaling(
                 measure.fill(store, missing, seed=size)
             stores.append((store, reader, pupil))
         step("reads, every store in turn")
-        measured = measure.reads(stores, profile["repeats"])
+        measured = measure.reads(stores, profile["warm_repeats"], profile["repeats"])
         found = {
             str(size): {"events": store.follower.head(), **values}
             for size, (store, _, _), values in zip(profile["sizes"], stores, measured, strict=True)

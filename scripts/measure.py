@@ -213,22 +213,26 @@ def add_pupil(services: Services, events: int) -> UUID:
 Reader = tuple[Services, Actor, UUID]
 
 
-def reads(stores: list[Reader], repeats: int) -> list[dict[str, float]]:
+def reads(stores: list[Reader], warm: int, cold: int) -> list[dict[str, float]]:
     """Per store: p50/p95 of the pupil's timeline, story, and a plain indexed SELECT of the
-    pupil's rows; p95 of a read with nothing remembered (as after a restart).
+    pupil's rows (`warm` rounds); p95 of a read with nothing remembered, as after a
+    restart (`cold` rounds).
 
     The stores are read in turn, one read of each per round, so that a slow minute of a
-    shared machine slows every store size alike instead of skewing their ratio."""
+    shared machine slows every store size alike instead of skewing their ratio. A warm
+    story read takes ~0.15 ms, so the p95 of 200 of them, their tenth slowest, moved by a
+    fifth with a few scheduling hiccups (one run read 0.151 and 0.182 ms at two sizes
+    whose p50 were both 0.130): the warm reads run 1,000 rounds (quick: 50)."""
     views = [_views(*store) for store in stores]
     samples: list[dict[str, list[float]]] = [{} for _ in stores]
     for name in ("timeline", "story", "select"):
         for found in views:
             found[name]()
-        for _ in range(repeats):
+        for _ in range(warm):
             for found, got in zip(views, samples, strict=True):
                 got.setdefault(name, []).extend(timed(found[name], 1))
     for name in ("timeline", "story"):
-        for _ in range(repeats):
+        for _ in range(cold):
             for found, got in zip(views, samples, strict=True):
                 forget_folds()
                 got.setdefault(f"{name}_cold", []).extend(timed(found[name], 1))
