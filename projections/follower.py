@@ -545,11 +545,10 @@ class Follower:
         count = default_count() if helpers is None else helpers
         helped = bool(count) and self.head() >= self.helped_from
         if not self.store.postgres and len(chosen) == len(self.models):
-            return self._rebuild_apart(on_progress, batch, count if helped else 0)
-        with contextlib.ExitStack() as ending:
-            if helped:
-                launch_fork_server()  # it loads what helpers need while the tables are dropped
-                ending.callback(stop_fork_server)  # also when the drop fails
+            with self.store.building():  # a fresh file, swapped in when complete
+                return self._replay(self.create_tables, count if helped else 0, on_progress, batch)
+
+        def reset() -> None:
             with self.store.transaction(write=True) as tx:
                 self._lock(tx)
                 for model in chosen:
@@ -561,22 +560,26 @@ class Follower:
                         (model.name,),
                     )
                     tx.execute("DELETE FROM projection_quarantine WHERE name = ?", (model.name,))
-            team = None
-            if helped:  # when none could start, the rebuild runs alone rather than try again
-                team, count = self._start_helpers(count), 0
-            if team is not None:
-                ending.callback(team.close)
-            return self._catch_up(count, on_progress, batch, team)
 
-    def _rebuild_apart(self, on_progress: Progress | None, batch: int, helpers: int) -> int:
-        """SQLite, every model: build a fresh read-model file from the whole log and swap
-        it in when complete (projections.viewfiles); reads use the previous one meanwhile.
-        The helpers are started once its tables exist, the fork server before."""
-        with self.store.building(), contextlib.ExitStack() as ending:
+        return self._replay(reset, count if helped else 0, on_progress, batch)
+
+    def _replay(
+        self,
+        make_tables: Callable[[], None],
+        helpers: int,
+        on_progress: Progress | None,
+        batch: int,
+    ) -> int:
+        """Replay the whole log into the empty tables `make_tables` makes (on SQLite in a
+        new read-model file, see projections.viewfiles; else dropping the old ones), with
+        `helpers` processes. Their fork server is launched first, so that it loads what
+        they need meanwhile, and they start once the tables exist; when none could start,
+        the replay runs alone rather than try again."""
+        with contextlib.ExitStack() as ending:
             if helpers:
-                launch_fork_server()  # it loads what helpers need while the tables are made
-                ending.callback(stop_fork_server)
-            self.create_tables()
+                launch_fork_server()
+                ending.callback(stop_fork_server)  # also when making the tables fails
+            make_tables()
             team = self._start_helpers(helpers) if helpers else None
             if team is not None:
                 ending.callback(team.close)

@@ -96,10 +96,11 @@ class ViewsFiles:
                 self._attach(connection, live, building=False, create=True)
 
     def _attach(self, connection: Any, generation: int, *, building: bool, create: bool) -> None:
-        if _attached(connection) == (generation, building):
+        attached = _attached(connection)
+        if attached == (generation, building):
             return
         raw = connection._sqlite_conn
-        if _attached(connection) is not None:
+        if attached is not None:
             raw.execute("DETACH DATABASE views")
             connection.dossier_views = None
         uri = f"{self.path(generation).as_uri()}?mode={'rwc' if create else 'rw'}"
@@ -138,7 +139,8 @@ class ViewsFiles:
         self._marker(generation).unlink(missing_ok=True)
 
     def _marker(self, generation: int) -> Path:
-        return self.path(generation).with_name(f"{self.path(generation).name}.building")
+        path = self.path(generation)
+        return path.with_name(f"{path.name}.building")
 
     def make_durable(self, generation: int) -> None:
         """Before a built file goes live: its pages on disk (it was written without
