@@ -29,6 +29,7 @@ from scripts.loopback import running_server
 from scripts.workload import STAFF, one_pupil, school, text
 
 PAYLOAD_WORDS = 45  # a story of ~270 bytes, like the events the service stores
+PROBE_LOOP = 2_000_000
 
 
 class Note(Aggregate):
@@ -78,6 +79,20 @@ def library_floor(env: dict[str, str], count: int) -> float:
     return rate(count, seconds)
 
 
+def cpu_probe() -> float:
+    """Milliseconds of CPU a fixed pure-Python loop takes, with nothing else of the
+    benchmark running: the host's speed at that moment. On the shared VM the same loop
+    took from ~145 to ~280 ms within a minute (the sixteenth session), and the HTTP
+    appends, which keep both cores busy, slow with it more than the disk-bound floor
+    does; each HTTP round records the probe before its floor and after its run, so a
+    round's ratio can be read beside the machine's speed."""
+    started = time.process_time()
+    total = 0
+    for n in range(PROBE_LOOP):
+        total += n
+    return 1000 * (time.process_time() - started)
+
+
 def service_appends(services: Services, actor: Actor, pupils: list[UUID], count: int) -> float:
     """Experiences recorded one by one through the application service: events per second."""
     rng = random.Random(2)
@@ -123,14 +138,20 @@ def http_appends(
     rounds_found: list[dict[str, float]] = []
     samples: list[float] = []
     for _ in range(rounds):
+        probe_before = cpu_probe()
         floor_per_s = floor()
         with running_server(db, workers) as base:
             port = int(base.rsplit(":", 1)[1])
             found, seconds = _http_round(port, token, pupils, per_client)
         requests_per_s = rate(len(found), seconds)
-        ratio = requests_per_s / floor_per_s
         rounds_found.append(
-            {"floor_per_s": floor_per_s, "requests_per_s": requests_per_s, "ratio": ratio}
+            {
+                "floor_per_s": floor_per_s,
+                "requests_per_s": requests_per_s,
+                "ratio": requests_per_s / floor_per_s,
+                "cpu_probe_before_ms": probe_before,
+                "cpu_probe_after_ms": cpu_probe(),
+            }
         )
         samples += found
     return {
