@@ -213,8 +213,8 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], float]]] = [
     ("HTTP appends, median round (requests/s)", lambda f: f["http"]["requests_per_s"]),
     ("HTTP append p50 (ms)", lambda f: f["http"]["p50"]),
     (
-        "CPU probe before each HTTP round, median (ms; the host's speed, lower is faster)",
-        lambda f: f["http"]["cpu_probe_before_ms"],
+        "cores probe before each HTTP round, median (ms; lower is faster)",
+        lambda f: f["http"]["cores_probe_before_ms"],
     ),
     ("HTTP append p95 (ms)", lambda f: f["http"]["p95"]),
     ("HTTP append p99 (ms)", lambda f: f["http"]["p99"]),
