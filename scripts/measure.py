@@ -89,7 +89,9 @@ def cores_probe(processes: int) -> float:
     while the floor (one process, waiting for the disk) hardly does; each HTTP round
     records the probe before its floor and after its run, so that a round's ratio can be
     read beside the machine it ran on. The children only count, and end without running
-    any of the parent's clean-up (`os._exit`)."""
+    any of the parent's clean-up (`os._exit`); without `fork` (Windows) there is no probe."""
+    if not hasattr(os, "fork"):
+        return float("nan")
     started = time.perf_counter()
     children = []
     for _ in range(processes):
