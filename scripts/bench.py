@@ -41,8 +41,12 @@ console = Console()
 def run_backend(db: str, floor_env: dict[str, str], profile: dict[str, Any]) -> dict[str, Any]:
     step = progress(db)
     found: dict[str, Any] = {}
+
+    def floor() -> float:
+        return measure.library_floor(floor_env, profile["floor_events"])
+
     step("library floor")
-    found["library_floor_per_s"] = measure.library_floor(floor_env, profile["floor_events"])
+    found["library_floor_per_s"] = floor()
     services = open_services(db)
     try:
         actor, token = measure.coach(services)
@@ -63,7 +67,7 @@ def run_backend(db: str, floor_env: dict[str, str], profile: dict[str, Any]) -> 
             [str(p) for p in pupils],
             profile["per_client"],
             profile["workers"],
-            floor=lambda: measure.library_floor(floor_env, profile["floor_events"]),
+            floor=floor,
             rounds=profile["http_rounds"],
         )
         found["http"]["workers"] = profile["workers"]
@@ -212,12 +216,12 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], float]]] = [
     ("library floor before each HTTP round, median (events/s)", lambda f: f["http"]["floor_per_s"]),
     ("HTTP appends, median round (requests/s)", lambda f: f["http"]["requests_per_s"]),
     ("HTTP append p50 (ms)", lambda f: f["http"]["p50"]),
+    ("HTTP append p95 (ms)", lambda f: f["http"]["p95"]),
+    ("HTTP append p99 (ms)", lambda f: f["http"]["p99"]),
     (
         "cores probe before each HTTP round, median (ms; lower is faster)",
         lambda f: f["http"]["cores_probe_before_ms"],
     ),
-    ("HTTP append p95 (ms)", lambda f: f["http"]["p95"]),
-    ("HTTP append p99 (ms)", lambda f: f["http"]["p99"]),
     ("timeline p95, smallest store (ms)", _read("timeline_p95_ms@small")),
     ("timeline p95, largest store (ms)", _read("timeline_p95_ms@large")),
     ("story p95, smallest store (ms)", _read("story_p95_ms@small")),

@@ -12,7 +12,7 @@ import socket
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import date
 from typing import Any
@@ -185,27 +185,24 @@ def _http_round(
     (`Connection: close`, which also lets any free server process take it), and the
     answer is read to its end and its status checked. http.client took ~0.3 ms of CPU a
     request (its header parsing goes through the email package), a sixth of the server's.
-    The clock runs from when every client has prepared its requests and sent its first,
-    untimed one, to when the last is answered: until the fifteenth session it also ran
-    while they prepared and warmed up, which the requests counted did not include.
+    Each pupil's first request is sent, untimed, before the clients start; the clock runs
+    from when every client is ready to when the last is answered: until the fifteenth
+    session it also ran while they prepared and warmed up, which the requests counted did
+    not include. (A refused first request therefore ends the round at once, rather than
+    leaving the other clients waiting for it at the start line.)
     """
+    requests: dict[str, Iterator[bytes]] = {}
+    for pupil in pupils:
+        rng = random.Random(pupil)
+        first, *rest = [_post_request(pupil, token, experience(rng)) for _ in range(per_client + 1)]
+        _post(port, first)
+        requests[pupil] = iter(rest)
     starts: list[float] = []
     ready = threading.Barrier(len(pupils), action=lambda: starts.append(time.perf_counter()))
 
     def client(pupil: str) -> list[float]:
-        rng = random.Random(pupil)
-        requests = iter(
-            [_post_request(pupil, token, experience(rng)) for _ in range(per_client + 1)]
-        )
-
-        def post() -> None:
-            answer = _exchange(port, next(requests))
-            if not answer.startswith(b"HTTP/1.1 201 "):
-                raise RuntimeError(f"benchmark write refused: {answer[:500]!r}")
-
-        post()
         ready.wait(timeout=60)
-        return timed(post, per_client)
+        return timed(lambda: _post(port, next(requests[pupil])), per_client)
 
     with ThreadPoolExecutor(max_workers=len(pupils)) as pool:
         samples = [s for found in pool.map(client, pupils) for s in found]
@@ -220,6 +217,12 @@ def _post_request(pupil: str, token: str, values: dict[str, Any]) -> bytes:
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     )
     return head.encode() + body
+
+
+def _post(port: int, request: bytes) -> None:
+    answer = _exchange(port, request)
+    if not answer.startswith(b"HTTP/1.1 201 "):
+        raise RuntimeError(f"benchmark write refused: {answer[:500]!r}")
 
 
 def _exchange(port: int, request: bytes) -> bytes:
