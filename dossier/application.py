@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
 from dossier.access import (
     Actor,
@@ -72,9 +72,13 @@ class PupilSummary:
 
 
 class Dossiers(Application[UUID]):
+    """Snapshots: one whenever a save passes a multiple of `SNAPSHOT_INTERVAL` events,
+    taken from the dossier just saved (see `save`), not by the library, which reads and
+    replays the last interval's events back from the store inside the request."""
+
     name = "dossiers"
-    snapshotting_intervals: ClassVar = {Dossier: 100}
-    snapshotting_projectors: ClassVar = {Dossier: replay}
+    is_snapshotting_enabled = True
+    SNAPSHOT_INTERVAL = 100
     env: ClassVar = {"AGGREGATE_CACHE_MAXSIZE": "1000"}
 
     def __init__(
@@ -310,8 +314,33 @@ class Dossiers(Application[UUID]):
                     raise VersionConflict("the dossier changed while saving") from None
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 continue
+            self._remember(dossier)
             return dossier.version
         raise VersionConflict("the dossier is too busy; try again")
+
+    def save(self, *items: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Save, then snapshot each dossier whose new events pass a multiple of the interval.
+
+        The saved dossier is the state its events replay to (state changes only in event
+        bodies), so it is snapshotted as it is, at its new version.
+        """
+        recordings = super().save(*items, **kwargs)
+        passed = {
+            r.domain_event.originator_id
+            for r in recordings
+            if r.domain_event.originator_version % self.SNAPSHOT_INTERVAL == 0
+        }
+        for item in items:
+            if isinstance(item, Dossier) and item.id in passed:
+                self.snapshots.put([Dossier.Snapshot.take(item)])  # type: ignore[union-attr]
+        return recordings
+
+    def _remember(self, dossier: Dossier) -> None:
+        """Cache the dossier just saved, which no one changes after: the next command
+        then finds it current, instead of reading back and replaying its own event.
+        Another process's later events are still fast-forwarded onto it on the next get."""
+        if self.repository.cache is not None:
+            self.repository.cache.put(dossier.id, dossier)
 
     def record(self, *items: Any) -> None:
         """Save aggregates and events in one transaction, then tell the read models.

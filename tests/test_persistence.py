@@ -7,7 +7,7 @@ import textwrap
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing import persistence
@@ -179,6 +179,60 @@ def test_a_dossier_read_from_its_snapshot_equals_one_replayed_from_every_event(
         assert later.dossiers.get_dossier(actor, pupil).version == version + 1
     finally:
         later.close()
+
+
+def test_two_processes_writing_one_dossier_in_turn_each_build_on_the_others_writes(
+    db_url: str,
+) -> None:
+    """Each process keeps the dossier it last saved; the other's writes since must still
+    be found before its next command, or its own write would be refused or lost."""
+    first, second = open_services(db_url), open_services(db_url)
+    try:
+        first.accounts.add_school("SCH1", "School")
+        token = first.accounts.add_user("SCH1", "counsellor", "Decaan")[1]
+        actor = first.accounts.authenticate(token)
+        pupil = first.dossiers.open_dossier(actor, PUPIL).id
+        versions = [
+            writer.dossiers.record_experience(
+                actor, pupil, {**EXPERIENCE, "title": f"E{n}"}
+            ).version
+            for n, writer in enumerate([first, second, first, first, second, first])
+        ]
+        seen_by_second = second.dossiers.get_dossier(actor, pupil)
+        replayed = project_aggregate(None, second.dossiers.events.get(pupil))
+    finally:
+        first.close()
+        second.close()
+    assert versions == [2, 3, 4, 5, 6, 7]
+    assert vars(seen_by_second) == vars(replayed)
+    assert list(seen_by_second.types.values()).count("experience") == 6
+
+
+def test_an_imported_long_history_is_snapshotted_at_its_last_version(
+    db_url: str,
+) -> None:
+    """A save of many events at once (an import) snapshots the dossier as it ends up."""
+    services = open_services(db_url)
+    try:
+        services.accounts.add_school("SCH1", "School")
+        actor = services.accounts.authenticate(
+            services.accounts.add_user("SCH1", "counsellor", "Decaan")[1]
+        )
+        app = services.dossiers
+        pupil = app.open_dossier(actor, PUPIL).id
+        dossier = app.get_dossier(actor, pupil)
+        for n in range(120):
+            dossier.record_experience(
+                actor.as_record(), uuid4(), {**EXPERIENCE, "title": f"E{n}"}, today=date.today()
+            )
+        app.record(dossier)
+        assert app.snapshots is not None
+        latest = list(app.snapshots.get(pupil, desc=True, limit=1))
+        replayed = project_aggregate(None, app.events.get(pupil))
+    finally:
+        services.close()
+    assert [s.originator_version for s in latest] == [121] == [replayed.version]
+    assert latest[0].state["types"] == replayed.types
 
 
 def test_a_process_starting_beside_a_busy_server_does_not_deadlock(db_url: str) -> None:
