@@ -322,7 +322,9 @@ class Dossiers(Application[UUID]):
         """Save, then snapshot each dossier whose new events pass a multiple of the interval.
 
         The saved dossier is the state its events replay to (state changes only in event
-        bodies), so it is snapshotted as it is, at its new version.
+        bodies), so it is snapshotted as it is, at its new version. The events are
+        committed by then: a snapshot that cannot be stored is only logged, or the caller
+        would take the write for failed and might make it again.
         """
         recordings = super().save(*items, **kwargs)
         passed = {
@@ -332,8 +334,14 @@ class Dossiers(Application[UUID]):
         }
         for item in items:
             if isinstance(item, Dossier) and item.id in passed:
-                self.snapshots.put([Dossier.Snapshot.take(item)])  # type: ignore[union-attr]
+                self._snapshot(item)
         return recordings
+
+    def _snapshot(self, dossier: Dossier) -> None:
+        try:
+            self.snapshots.put([Dossier.Snapshot.take(dossier)])  # type: ignore[union-attr]
+        except Exception:
+            log.exception("no snapshot of %s at version %s", dossier.id, dossier.version)
 
     def _remember(self, dossier: Dossier) -> None:
         """Cache the dossier just saved, which no one changes after: the next command

@@ -235,6 +235,35 @@ def test_an_imported_long_history_is_snapshotted_at_its_last_version(
     assert latest[0].state["types"] == replayed.types
 
 
+def test_a_write_whose_snapshot_cannot_be_stored_still_succeeds_once(tmp_path) -> None:
+    """The snapshot is stored after the events are committed: failing it must not report
+    the committed write as failed (a client would send it again), nor, as a conflict,
+    have the service make the write again."""
+    db = str(tmp_path / "dossier.sqlite")
+    services = open_services(db)
+    try:
+        services.accounts.add_school("SCH1", "School")
+        actor = services.accounts.authenticate(
+            services.accounts.add_user("SCH1", "counsellor", "Decaan")[1]
+        )
+        app = services.dossiers
+        pupil = app.open_dossier(actor, PUPIL).id
+        with sqlite3.connect(db) as raw:  # SQLite reports it as a constraint failing
+            raw.execute(
+                "CREATE TRIGGER refuse_snapshots BEFORE INSERT ON dossiers_snapshots "
+                "BEGIN SELECT RAISE(ABORT, 'no room for snapshots'); END"
+            )
+        versions = [
+            app.record_experience(actor, pupil, {**EXPERIENCE, "title": f"E{n}"}).version
+            for n in range(100)
+        ]
+        stored = [e.originator_version for e in app.events.get(pupil)]
+    finally:
+        services.close()
+    assert versions == list(range(2, 102))
+    assert stored == list(range(1, 102))
+
+
 def test_a_process_starting_beside_a_busy_server_does_not_deadlock(db_url: str) -> None:
     """Starting creates tables if missing while the server's follower writes read models;
     on PostgreSQL both must take their locks in the same order (seen: 4 deadlocks in 60)."""
