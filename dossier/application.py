@@ -314,8 +314,9 @@ class Dossiers(Application[UUID]):
                     raise VersionConflict("the dossier changed while saving") from None
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 continue
+            version = dossier.version  # once remembered, another thread may fast-forward it
             self._remember(dossier)
-            return dossier.version
+            return version
         raise VersionConflict("the dossier is too busy; try again")
 
     def save(self, *items: Any, **kwargs: Any) -> list[Recording[UUID]]:
@@ -326,20 +327,23 @@ class Dossiers(Application[UUID]):
         committed by then: a snapshot that cannot be stored is only logged, or the caller
         would take the write for failed and might make it again.
         """
-        recordings = super().save(*items, **kwargs)
         passed = {
-            r.domain_event.originator_id
-            for r in recordings
-            if r.domain_event.originator_version % self.SNAPSHOT_INTERVAL == 0
+            event.originator_id
+            for item in items
+            for event in (item.pending_events if isinstance(item, Dossier) else [item])
+            if event is not None and event.originator_version % self.SNAPSHOT_INTERVAL == 0
         }
+        recordings = super().save(*items, **kwargs)
         for item in items:
             if isinstance(item, Dossier) and item.id in passed:
                 self._snapshot(item)
         return recordings
 
     def _snapshot(self, dossier: Dossier) -> None:
+        if self.snapshots is None:  # IS_SNAPSHOTTING_ENABLED=n in the environment
+            return
         try:
-            self.snapshots.put([Dossier.Snapshot.take(dossier)])  # type: ignore[union-attr]
+            self.snapshots.put([Dossier.Snapshot.take(dossier)])
         except Exception:
             log.exception("no snapshot of %s at version %s", dossier.id, dossier.version)
 

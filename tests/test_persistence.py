@@ -208,10 +208,11 @@ def test_two_processes_writing_one_dossier_in_turn_each_build_on_the_others_writ
     assert list(seen_by_second.types.values()).count("experience") == 6
 
 
-def test_an_imported_long_history_is_snapshotted_at_its_last_version(
+def test_a_long_history_saved_at_once_is_snapshotted_at_its_last_version(
     db_url: str,
 ) -> None:
-    """A save of many events at once (an import) snapshots the dossier as it ends up."""
+    """A save of many events at once (as an import makes) snapshots the dossier as it ends
+    up, not at the multiple of the interval it passed."""
     services = open_services(db_url)
     try:
         services.accounts.add_school("SCH1", "School")
@@ -248,11 +249,13 @@ def test_a_write_whose_snapshot_cannot_be_stored_still_succeeds_once(tmp_path) -
         )
         app = services.dossiers
         pupil = app.open_dossier(actor, PUPIL).id
-        with sqlite3.connect(db) as raw:  # SQLite reports it as a constraint failing
+        raw = sqlite3.connect(db)  # SQLite reports the refusal as a constraint failing
+        with raw:
             raw.execute(
                 "CREATE TRIGGER refuse_snapshots BEFORE INSERT ON dossiers_snapshots "
                 "BEGIN SELECT RAISE(ABORT, 'no room for snapshots'); END"
             )
+        raw.close()
         versions = [
             app.record_experience(actor, pupil, {**EXPERIENCE, "title": f"E{n}"}).version
             for n in range(100)

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from eventsourcing.application import project_aggregate
 
 from dossier.access import Actor
 from dossier.domain import ENTRY_IDS
@@ -267,6 +268,16 @@ def test_a_long_dossier_round_trips(tmp_path):
     finally:
         a.close()
         b.close()
+    later = open_services(str(tmp_path / "b.sqlite"))  # a process that starts afterwards
+    try:
+        assert later.dossiers.snapshots is not None
+        snapshot = next(iter(later.dossiers.snapshots.get(result.pupil_id, desc=True, limit=1)))
+        from_snapshot = later.dossiers.get_dossier(receiver, result.pupil_id)
+        replayed = project_aggregate(None, later.dossiers.events.get(result.pupil_id))
+    finally:
+        later.close()
+    assert snapshot.originator_version == replayed.version == 2002  # with TransferReceived
+    assert vars(from_snapshot) == vars(replayed)
 
 
 def one_store_two_schools(tmp_path: Path) -> tuple[Any, Actor, Actor]:
