@@ -5,11 +5,11 @@ writers; between processes SQLite's own wait polls, sleeping 1, 2, 5, 10 … up 
 between tries, which leaves the file idle while writers sleep (two processes appending
 wrote ~1,060 events/s together, little more than one). Here a writer also holds an
 exclusive `flock` on `<database>.writers`, tried again every 0.1 ms at most; the kernel
-frees it if its process dies. Two processes then wrote ~1,400 events/s. (Tried every
-0.5 ms at most until the seventeenth session: a commit holds the lock ~0.2 ms, so a
-waiter slept through most of the next one too, and with both its threads waiting the
-other server process left its core idle: 16-17 % of the machine idle under HTTP load,
-12-14 % at 0.1 ms.)
+frees it if its process dies. Two processes then wrote ~1,400 events/s, trying every
+0.5 ms at most, as until the seventeenth session. A commit holds the lock ~0.2 ms, so
+such a waiter slept through most of the next one too, and a server process whose two
+threads both waited left its core idle: 16-17 % of the machine idle under HTTP load,
+12-14 % at 0.1 ms.
 
 - One lock per database file per process: the applications' pools share it, and a
   thread that already holds it may take it again (so nested writes never wait for

@@ -28,6 +28,15 @@ EXPERIENCE = {
 PUPIL = {"name": "Yara", "sector": "mbo", "grade": 1, "school_year": "2024-2025"}
 
 
+def counsellor_with_pupil(services: Services) -> tuple[Actor, UUID]:
+    """A school with one counsellor, who opens one pupil's dossier."""
+    services.accounts.add_school("SCH1", "School")
+    actor = services.accounts.authenticate(
+        services.accounts.add_user("SCH1", "counsellor", "Decaan")[1]
+    )
+    return actor, services.dossiers.open_dossier(actor, PUPIL).id
+
+
 def test_racing_writers_lose_and_duplicate_nothing(services: Services, coach: Actor) -> None:
     pupil_id = services.dossiers.open_dossier(coach, PUPIL).id
 
@@ -145,11 +154,7 @@ def test_a_dossier_read_from_its_snapshot_equals_one_replayed_from_every_event(
     latest snapshot plus the events after it, and must get exactly the replayed state."""
     services = open_services(db_url)
     try:
-        services.accounts.add_school("SCH1", "School")
-        actor = services.accounts.authenticate(
-            services.accounts.add_user("SCH1", "counsellor", "Decaan")[1]
-        )
-        pupil = services.dossiers.open_dossier(actor, PUPIL).id
+        actor, pupil = counsellor_with_pupil(services)
         app = services.dossiers
         for n in range(140):
             entry = app.record_experience(actor, pupil, {**EXPERIENCE, "title": f"E{n}"}).id
@@ -188,10 +193,7 @@ def test_two_processes_writing_one_dossier_in_turn_each_build_on_the_others_writ
     be found before its next command, or its own write would be refused or lost."""
     first, second = open_services(db_url), open_services(db_url)
     try:
-        first.accounts.add_school("SCH1", "School")
-        token = first.accounts.add_user("SCH1", "counsellor", "Decaan")[1]
-        actor = first.accounts.authenticate(token)
-        pupil = first.dossiers.open_dossier(actor, PUPIL).id
+        actor, pupil = counsellor_with_pupil(first)
         versions = [
             writer.dossiers.record_experience(
                 actor, pupil, {**EXPERIENCE, "title": f"E{n}"}
@@ -215,12 +217,8 @@ def test_a_long_history_saved_at_once_is_snapshotted_at_its_last_version(
     up, not at the multiple of the interval it passed."""
     services = open_services(db_url)
     try:
-        services.accounts.add_school("SCH1", "School")
-        actor = services.accounts.authenticate(
-            services.accounts.add_user("SCH1", "counsellor", "Decaan")[1]
-        )
+        actor, pupil = counsellor_with_pupil(services)
         app = services.dossiers
-        pupil = app.open_dossier(actor, PUPIL).id
         dossier = app.get_dossier(actor, pupil)
         for n in range(120):
             dossier.record_experience(
@@ -243,12 +241,8 @@ def test_a_write_whose_snapshot_cannot_be_stored_still_succeeds_once(tmp_path) -
     db = str(tmp_path / "dossier.sqlite")
     services = open_services(db)
     try:
-        services.accounts.add_school("SCH1", "School")
-        actor = services.accounts.authenticate(
-            services.accounts.add_user("SCH1", "counsellor", "Decaan")[1]
-        )
+        actor, pupil = counsellor_with_pupil(services)
         app = services.dossiers
-        pupil = app.open_dossier(actor, PUPIL).id
         raw = sqlite3.connect(db)  # SQLite reports the refusal as a constraint failing
         with raw:
             raw.execute(
