@@ -22,6 +22,7 @@ from dossier.application import Dossiers
 from dossier.domain import ENTRY_IDS, Dossier
 from dossier.errors import VersionConflict
 from dossier.replay import replay
+from dossier.rules import ENTRY_RULES
 from dossier.transfer import BundleRefused, Checked, Signer, build, check, digest
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://loopbaandossier.nl/transfers")
@@ -89,6 +90,7 @@ class Transfers:
         _refuse_repeated_entries(checked.events)
         events = [_rebuild(pupil_id, e) for e in checked.events]
         dossier = _replay(events)
+        _refuse_foreign_changes(dossier, events)
         dossier.receive_transfer(
             actor.as_record(), checked.school, checked.digest, checked.exported_at
         )
@@ -110,6 +112,24 @@ def _refuse_repeated_entries(events: list[dict[str, Any]]) -> None:
         if entry in added:
             raise BundleRefused(f"event {event['version']} adds entry {entry} a second time")
         added.add(entry)
+
+
+def _refuse_foreign_changes(dossier: Dossier, events: list[Any]) -> None:
+    """A correction names only fields its entry has, as `Dossier.correct_entry` checks;
+    the read models rely on it (a corrected story is an experience's, and notes are a
+    phase's), so a history with one that does not is refused."""
+    for event in events:
+        if not isinstance(event, Dossier.EntryCorrected):
+            continue
+        entry_type = dossier.types.get(str(event.entry_id))
+        if entry_type is None:
+            raise BundleRefused(f"event {event.originator_version} corrects an unknown entry")
+        foreign = sorted(set(event.changes) - set(ENTRY_RULES[entry_type]))
+        if foreign:
+            raise BundleRefused(
+                f"event {event.originator_version} corrects {', '.join(foreign)}, "
+                f"which a {entry_type} does not have"
+            )
 
 
 def _rebuild(pupil_id: UUID, event: dict[str, Any]) -> Any:

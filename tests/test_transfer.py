@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.application import project_aggregate
@@ -325,6 +325,34 @@ def test_a_bundle_that_adds_one_entry_twice_is_refused_and_stores_nothing(tmp_pa
 
         with pytest.raises(BundleRefused, match=f"adds entry {twice} a second time"):
             store.transfers.import_bundle(receiver, bundle)
+        assert store.queries.pupils(receiver, None, 100)[0] == []
+    finally:
+        store.close()
+
+
+def test_a_bundle_whose_correction_names_a_field_its_entry_lacks_is_refused(tmp_path):
+    """A phase has notes, an experience a story: a correction of a phase's "story" (no
+    school of ours writes one; the read models take a story for an experience's) is
+    refused, and so is a correction of an entry the history does not hold."""
+    store, sender, receiver = one_store_two_schools(tmp_path)
+    try:
+        pupil_id, dossier_ = one_pupil(random.Random(3), 30)
+        phase = next(e for e, kind in dossier_.types.items() if kind == "phase")
+        dossier_.correct_entry(dict(STAFF), UUID(phase), {"notes": "Anders."}, "typefout", TODAY)
+        store.dossiers.save(dossier_)
+        history = store.dossiers.history(sender, pupil_id, 0, 1000)
+        at = next(i for i, e in enumerate(history) if e.type == "EntryCorrected")
+        signer = Signer(sender.school, store.accounts.signing_key(sender.school))
+        wrong = {
+            "story, which a phase does not have": {"changes": {"story": "Anders."}},
+            "an unknown entry": {"entry_id": str(uuid4())},
+        }
+        for reason, data in wrong.items():
+            changed = list(history)
+            changed[at] = replace(history[at], data={**history[at].data, **data})
+            bundle = build(signer, pupil_id, changed, "MBO2", "2026-07-01")
+            with pytest.raises(BundleRefused, match=reason):
+                store.transfers.import_bundle(receiver, json.loads(json.dumps(bundle)))
         assert store.queries.pupils(receiver, None, 100)[0] == []
     finally:
         store.close()
