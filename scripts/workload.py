@@ -5,9 +5,12 @@ Dossiers are built with the domain's own commands and saved many at a time, so t
 store holds exactly what the service would write, only faster.
 """
 
+import heapq
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from dossier.domain import Dossier
@@ -86,19 +89,112 @@ def _round(dossier: Dossier, rng: random.Random, room: int) -> None:
     dossier.plan_action(STAFF, uuid4(), action, conversation, TODAY)
 
 
-def school(rng: random.Random, events: int, per_pupil: int = 60) -> Iterator[list[Dossier]]:
-    """Batches of filler dossiers holding about `events` events in all."""
-    made = 0
-    while made < events:
-        batch = []
-        for _ in range(50):
-            dossier = new_pupil(rng)
-            grow(dossier, rng, min(per_pupil, events - made) - 1)
-            made += dossier.version
-            batch.append(dossier)
-            if made >= events:
-                break
+@dataclass(slots=True)
+class Round:
+    """The ids and days of one experience and what follows from it in a pupil's dossier."""
+
+    day: date
+    experience: UUID = field(default_factory=uuid4)
+    conversation: UUID = field(default_factory=uuid4)
+    action: UUID = field(default_factory=uuid4)
+
+
+# One command on one pupil's dossier, adding one event: when (days since START, the time
+# of day as the fraction), whose (the pupil's number), a number unique to the pupil's
+# steps (so that no two compare equal), what, and of which round.
+Step = tuple[float, int, int, str, Round]
+START = date(2022, 9, 1)
+SITTING = ("conversation", *PHASES, "insight", "action")  # one conversation, a minute apart
+
+
+def school(rng: random.Random, events: int, per_pupil: int = 60) -> Iterator[list[Any]]:
+    """Batches of filler events, `events` in all, in the order a school records them.
+
+    Each pupil's experiences are spread over four school years; a conversation about one
+    follows a week later, its action is completed (or abandoned) weeks after that, and
+    some stories are corrected a few days after they were written. Every pupil's history
+    is interleaved with everyone else's by when it happened, as in a school's log. Until
+    the eighteenth session the filler saved each pupil's sixty events in one go, with no
+    completions or corrections: a rebuild then found nearly every entry an event refers
+    to in its own batch, and read the log ~30 % faster than one ordered by date.
+    """
+    careers = _careers(rng, events, per_pupil)
+    dossiers = [new_pupil(rng) for _ in careers]
+    batch: list[Any] = [d.collect_events()[0] for d in dossiers]  # all enrolled at the start
+    for moment, pupil, _, what, round_ in heapq.merge(*careers):
+        dossier = dossiers[pupil]
+        _act(dossier, rng, what, round_, START + timedelta(days=int(moment)))
+        batch.extend(dossier.collect_events())
+        if len(batch) >= 1_000:
+            yield batch
+            batch = []
+    if batch:
         yield batch
+
+
+def _careers(rng: random.Random, events: int, per_pupil: int) -> list[list[Step]]:
+    """Every pupil's steps in the order they happen, `events` events in all with the
+    pupils' openings; each pupil ~`per_pupil`, the last one what is left."""
+    careers: list[list[Step]] = []
+    left = events
+    while left > 0:
+        pupil = len(careers)
+        steps: list[Step] = []
+        while len(steps) < per_pupil - 1:
+            steps.extend(_round_steps(rng, pupil, len(steps)))
+        steps.sort()
+        wanted = min(per_pupil, left) - 1
+        careers.append(steps[:wanted])
+        left -= wanted + 1
+    return careers
+
+
+def _round_steps(rng: random.Random, pupil: int, first: int) -> list[Step]:
+    """An experience written during a school day; a week later the conversation about it,
+    a minute a step; sometimes a correction of its story, mostly the action's closing."""
+    round_ = Round(START + timedelta(days=rng.randrange(1300)))
+    written = (round_.day - START).days + rng.uniform(0.35, 0.7)
+    held = written + 7
+    moments = [(written, "experience")]
+    moments += [(held + n / 1440, what) for n, what in enumerate(SITTING)]
+    if rng.random() < 0.1:
+        moments.append((written + rng.randint(1, 3), "correction"))
+    if rng.random() < 0.85:
+        moments.append((held + rng.randint(14, 60), "closing"))
+    return [(m, pupil, first + n, what, round_) for n, (m, what) in enumerate(moments)]
+
+
+def _act(dossier: Dossier, rng: random.Random, what: str, round_: Round, day: date) -> None:
+    """Run one step's command on the pupil's dossier, as the coach would on `day`."""
+    if what == "experience":
+        values = {
+            "kind": rng.choice(EXPERIENCE_KINDS),
+            "title": text(rng, 5),
+            "occurred_on": round_.day,
+            "story": text(rng, 45),
+            "emotion": rng.choice(("positive", "negative", "mixed")),
+        }
+        dossier.record_experience(STAFF, round_.experience, values, day)
+    elif what == "conversation":
+        held = {"held_on": day, "experience_ids": [round_.experience]}
+        dossier.hold_conversation(STAFF, round_.conversation, held, day)
+    elif what in PHASES:
+        notes = {"notes": text(rng, 25), "questions": ["Wat deed jij hierin heel goed?"]}
+        dossier.record_phase(STAFF, uuid4(), round_.conversation, what, notes, day)
+    elif what == "insight":
+        insight = {"kind": "quality", "label": rng.choice(LABELS),
+                   "experience_ids": [round_.experience]}  # fmt: skip
+        dossier.record_insight(STAFF, uuid4(), insight, round_.conversation, day)
+    elif what == "action":
+        action = {"description": text(rng, 10), "due_on": day + timedelta(days=30)}
+        dossier.plan_action(STAFF, round_.action, action, round_.conversation, day)
+    elif what == "correction":
+        changes = {"story": text(rng, 45)}
+        dossier.correct_entry(STAFF, round_.experience, changes, "typefout", day)
+    elif rng.random() < 0.9:  # closing: mostly done, sometimes given up
+        dossier.complete_action(STAFF, round_.action, text(rng, 8), day)
+    else:
+        dossier.abandon_action(STAFF, round_.action, "past niet meer", day)
 
 
 def one_pupil(rng: random.Random, events: int) -> tuple[UUID, Dossier]:
