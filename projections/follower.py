@@ -32,6 +32,7 @@ the read model brings them back.
 """
 
 import contextlib
+import functools
 import gc
 import logging
 import threading
@@ -100,7 +101,12 @@ class ReadModel(Protocol):
     name: str
     version: str  # change it when the tables or what is computed into them change
 
-    def create(self, tx: Tx) -> None: ...
+    def create(self, tx: Tx) -> None:
+        """Create the tables, and the indexes that applying events needs."""
+
+    def index(self, tx: Tx) -> None:
+        """Create the indexes only reads need: after `create`, or once a replay into a
+        fresh file has filled the tables (see `Follower.rebuild`)."""
 
     def drop(self, tx: Tx) -> None: ...
 
@@ -302,9 +308,10 @@ class Follower:
             log.exception("derived facts could not be refreshed; reads fold them meanwhile")
         return done
 
-    def create_tables(self) -> None:
-        """Create the read models' tables; one whose `version` changed is rebuilt from the log
-        (dropped here, refilled by the next catch-up), so an upgrade needs no manual step."""
+    def create_tables(self, indexed: bool = True) -> None:
+        """Create the read models' tables (`indexed`: with the indexes only reads need); one
+        whose `version` changed is rebuilt from the log (dropped here, refilled by the next
+        catch-up), so an upgrade needs no manual step."""
         self.store.create_pointer()
         self.store.remove_stale()  # what a rebuild killed half-way left
         with self.store.transaction(write=True) as tx:
@@ -342,6 +349,8 @@ class Follower:
                     )
                     tx.execute("DELETE FROM projection_quarantine WHERE name = ?", (model.name,))
                 model.create(tx)
+                if indexed:
+                    model.index(tx)
                 tx.execute(
                     "INSERT INTO projection_positions (name, position, version) VALUES (?, 0, ?) "
                     "ON CONFLICT (name) DO NOTHING",
@@ -545,8 +554,17 @@ class Follower:
         count = default_count() if helpers is None else helpers
         helped = bool(count) and self.head() >= self.helped_from
         if not self.store.postgres and len(chosen) == len(self.models):
-            with self.store.building():  # a fresh file, swapped in when complete
-                return self._replay(self.create_tables, count if helped else 0, on_progress, batch)
+            # A fresh file, swapped in when complete, that no one reads before: the indexes
+            # only reads need are made once it is filled. Kept up row by row instead, the
+            # timeline's index of a log with every pupil's history interleaved cost a
+            # rebuild about a fifth of its time (docs/performance.md).
+            with self.store.building():
+                unindexed = functools.partial(self.create_tables, indexed=False)
+                applied = self._replay(unindexed, count if helped else 0, on_progress, batch)
+                with self.store.transaction(write=True) as tx:
+                    for model in self.models.values():
+                        model.index(tx)
+                return applied
 
         def reset() -> None:
             with self.store.transaction(write=True) as tx:
@@ -555,6 +573,7 @@ class Follower:
                     with tx.dropping_derived_rows():
                         model.drop(tx)
                     model.create(tx)
+                    model.index(tx)
                     tx.execute(
                         "UPDATE projection_positions SET position = 0 WHERE name = ?",
                         (model.name,),

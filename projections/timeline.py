@@ -115,14 +115,11 @@ class Timeline:
             "day TEXT NOT NULL, recorded_at TEXT NOT NULL, actor TEXT NOT NULL, "
             "parent_id TEXT, data TEXT NOT NULL)"
         )
-        # One index serves both what reads ask (a pupil's rows by seq) and what applying
-        # asks (an entry's type or day, by scanning the pupil's index entries: ~30 µs for
-        # 60 of them, ~0.3 ms for 1,400): a second B-tree keyed by (pupil, entry) cost a
-        # rebuild 8 %. Unique: an event applied twice would repeat all three. An entry id
-        # added twice is refused before it is stored (dossier.domain.ENTRY_IDS).
+        # What applying asks the table: the day of a conversation recorded in an earlier
+        # batch (Pending.conversation_day); one conversation in six entries.
         tx.execute(
-            f"CREATE UNIQUE INDEX IF NOT EXISTS {tx.view('timeline_entries_by_pupil')} "
-            "ON timeline_entries (pupil_id, seq, entry_id)"
+            f"CREATE INDEX IF NOT EXISTS {tx.view('timeline_conversations')} "
+            "ON timeline_entries (pupil_id, entry_id) WHERE type = 'conversation'"
         )
         tx.execute(
             f"CREATE TABLE IF NOT EXISTS {tx.view('timeline_revisions')} (pupil_id TEXT NOT NULL, "
@@ -131,6 +128,16 @@ class Timeline:
             "PRIMARY KEY (pupil_id, seq))"
         )
         audit_store.create(tx)
+
+    def index(self, tx: Tx) -> None:
+        """What reads ask: a pupil's rows by seq. Unique: an event applied twice would
+        repeat all three. An entry id added twice is refused before it is stored
+        (dossier.domain.ENTRY_IDS). Keyed by pupil, its entries of an interleaved log land
+        all over it, batch after batch: a replay into a fresh file makes it at the end."""
+        tx.execute(
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {tx.view('timeline_entries_by_pupil')} "
+            "ON timeline_entries (pupil_id, seq, entry_id)"
+        )
 
     def drop(self, tx: Tx) -> None:
         forget_folds()
@@ -256,10 +263,11 @@ class Timeline:
         the table, else the day the event was recorded."""
         row = draft.row
         if row[4] is None:
-            day = pending.lookup(tx, "day", row[1], draft.conversation or "")
+            day = pending.conversation_day(tx, row[1], draft.conversation or "")
             day = day or _recorded_day(event)
             row = (*row[:4], day, *row[5:])
-        pending.known[row[1], row[0]] = (row[3], row[4])
+        if row[3] == "conversation":
+            pending.days[row[1], row[0]] = row[4]
         pending.entries.append(row)
 
     def _revise(
@@ -275,10 +283,12 @@ class Timeline:
         if "changes" in data:  # the mentions added below must not change the event
             data["changes"] = dict(data["changes"])
         changes = data.get("changes", {})
-        field = TEXT_FIELDS.get(pending.lookup(tx, "type", event.pupil_id, entry_id) or "")
-        if field and field in changes:
-            text = changes[field]
-            changes["mentions"] = found[text] if text in found else mentions(text)
+        # Each text field is one entry type's (TEXT_FIELDS; a correction names only its
+        # entry's fields: the domain, and an import, refuse others), so the changes tell
+        # which text changed without asking the table whose entry this is.
+        for text in (changes.get(f) for f in TEXT_FIELDS.values()):
+            if isinstance(text, str):
+                changes["mentions"] = found[text] if text in found else mentions(text)
         pending.revisions.append(
             (
                 event.pupil_id,
@@ -330,18 +340,18 @@ class Pending:
 
     entries: list[tuple[Any, ...]] = field(default_factory=list)
     revisions: list[tuple[Any, ...]] = field(default_factory=list)
-    known: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # -> type, day
+    days: dict[tuple[str, str], str] = field(default_factory=dict)  # its conversations'
     touched: dict[str, int] = field(default_factory=dict)  # pupil -> its newest version here
 
-    def lookup(self, tx: Tx, column: str, pupil_id: str, entry_id: str) -> str | None:
-        """An entry's type or day: from this batch, else from the table. Entry ids are
+    def conversation_day(self, tx: Tx, pupil_id: str, conversation_id: str) -> str | None:
+        """A conversation's day: from this batch, else from the table. Entry ids are
         unique within a dossier only: an imported dossier keeps its entries' ids."""
-        known = self.known.get((pupil_id, entry_id))
-        if known is not None:
-            return known[0 if column == "type" else 1]
+        day = self.days.get((pupil_id, conversation_id))
+        if day is not None:
+            return day
         rows = tx.query(
-            f"SELECT {column} FROM timeline_entries WHERE pupil_id = ? AND entry_id = ? "
-            "ORDER BY seq DESC LIMIT 1",  # the later, as folding keeps it (see ENTRY_IDS)
-            (pupil_id, entry_id),
+            "SELECT day FROM timeline_entries WHERE pupil_id = ? AND entry_id = ? "
+            "AND type = 'conversation' ORDER BY seq DESC LIMIT 1",  # the later, as folding
+            (pupil_id, conversation_id),  # keeps it (see ENTRY_IDS)
         )
-        return str(rows[0][column]) if rows else None
+        return str(rows[0]["day"]) if rows else None

@@ -14,9 +14,11 @@ from hypothesis import strategies as st
 
 from dossier.access import Actor
 from dossier.application import school_today as today
+from dossier.rules import ENTRY_RULES
 from dossier.vocabulary import PHASES
 from projections.fold import fold, fold_current, forget_folds
 from projections.runtime import open_services
+from projections.timeline import TEXT_FIELDS
 from scripts.measure import fill
 
 Headers = dict[str, str]
@@ -216,6 +218,34 @@ def test_story_suggests_lexicon_words_from_stories_not_yet_recorded(client, toke
     assert [(s["label"], s["sentence"]) for s in garage] == [
         ("auto's", "Ik hielp een monteur met banden wisselen.")
     ]
+
+
+def test_corrected_stories_and_notes_give_their_new_mentions_also_after_a_rebuild(
+    client, tokens, services
+):
+    d, ids = build_career(client, tokens["coach"])
+    notes = "Daan is erg geduldig met klanten."
+    phase = d.post(f"/conversations/{ids['talk']}/phases", {"phase": "activeren", "notes": notes})
+    corrections = {
+        ids["garage"]: {"story": "Ik was geduldig met een lastige klant."},
+        phase: {"notes": "Daan werkt graag zelfstandig."},
+    }
+    for entry_id, changes in corrections.items():
+        d.post("/corrections", {"entry_id": entry_id, "changes": changes, "reason": "anders"})
+
+    def found() -> dict[str, set[str]]:
+        suggestions = d.get("/story")["suggestions"]
+        return {e: {s["label"] for s in suggestions if s["entry_id"] == e} for e in corrections}
+
+    assert found() == {ids["garage"]: {"geduldig"}, phase: {"zelfstandig werken"}}
+    services.follower.rebuild(helpers=0)
+    assert found() == {ids["garage"]: {"geduldig"}, phase: {"zelfstandig werken"}}
+
+
+def test_each_text_the_timeline_finds_mentions_in_is_the_field_of_one_entry_type():
+    """The timeline tells a corrected text's entry by the field alone (Timeline._revise)."""
+    for entry_type, field in TEXT_FIELDS.items():
+        assert [t for t, rules in ENTRY_RULES.items() if field in rules] == [entry_type]
 
 
 def test_timeline_of_another_schools_pupil_does_not_exist(client, tokens):

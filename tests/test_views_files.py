@@ -89,6 +89,21 @@ def test_another_process_reads_the_rebuilt_file_once_it_is_live(services, server
     assert len(pupils(server)) == len(pupils(services))
 
 
+def schema(services: Services) -> list[tuple[str, str, str]]:
+    """The read-model file's tables and indexes, as SQLite keeps their definitions."""
+    rows = services.reads.query("SELECT type, name, sql FROM views.sqlite_master ORDER BY name")
+    return [(r["type"], r["name"], r["sql"]) for r in rows]
+
+
+def test_a_rebuilt_file_has_every_index_of_a_file_made_new(services, tmp_path):
+    """A rebuild makes the indexes only reads need once its file is filled."""
+    made_new = schema(services)
+    services.follower.rebuild(batch=100, helpers=1)
+    assert files(tmp_path) == {"d.sqlite.views-2"}
+    assert schema(services) == made_new
+    assert any(name == "timeline_entries_by_pupil" for _, name, _ in made_new)
+
+
 def test_files_of_older_generations_are_deleted_unless_a_rebuild_is_building_them(
     services, tmp_path
 ):
