@@ -45,6 +45,7 @@ from typing import Any, Protocol
 from eventsourcing.application import Application
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
+from projections.cores import usable_cores
 from projections.errors import is_infrastructure
 from projections.helpers import (
     Helpers,
@@ -562,6 +563,9 @@ class Follower:
                 unindexed = functools.partial(self.create_tables, indexed=False)
                 applied = self._replay(unindexed, count if helped else 0, on_progress, batch)
                 with self.store.transaction(write=True) as tx:
+                    # SQLite's sorter may then use a thread per core: 0.8-1.0 s instead of
+                    # 1.2-1.7 for the timeline's index of 1M events on two cores.
+                    tx.execute(f"PRAGMA threads = {usable_cores()}")
                     for model in self.models.values():
                         model.index(tx)
                 return applied
