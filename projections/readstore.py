@@ -7,6 +7,7 @@ a rebuild can write a fresh one. Read models name their tables in DDL through
 placeholders and translated for PostgreSQL; rows come back as mappings on both.
 """
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -204,6 +205,26 @@ class ReadStore:
     @property
     def building_generation(self) -> int | None:
         return None if self.files is None else self.files.building
+
+    @contextmanager
+    def building_file(self, threads: int = 0) -> Iterator[Tx]:
+        """SQLite: a write transaction on the file being built alone, through a connection
+        of its own, with `threads` helper threads for sorting. One through the pool would
+        take the events' file's write lock too (BEGIN IMMEDIATE locks every attached
+        database), and appends would wait for all that runs here: making an index of
+        millions of rows takes seconds. Nothing reads or writes the file meanwhile."""
+        assert self.files is not None and self.files.building is not None
+        path = self.files.path(self.files.building)
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as raw:
+            raw.execute("PRAGMA synchronous=OFF")  # made durable before it goes live
+            raw.execute(f"PRAGMA threads = {int(threads)}")
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(raw.cursor(), postgres=False, schema="main")
+            except BaseException:
+                raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
 
     def build_in(self, generation: int | None) -> None:
         """A rebuild helper's store: its transactions use the file being built."""

@@ -98,10 +98,30 @@ def schema(services: Services) -> list[tuple[str, str, str]]:
 def test_a_rebuilt_file_has_every_index_of_a_file_made_new(services, tmp_path):
     """A rebuild makes the indexes only reads need once its file is filled."""
     made_new = schema(services)
+    services.follower.helped_from = 1  # a helper process applies the ranges, as at 100k
     services.follower.rebuild(batch=100, helpers=1)
+    assert services.follower.helped_by == 1
     assert files(tmp_path) == {"d.sqlite.views-2"}
     assert schema(services) == made_new
     assert any(name == "timeline_entries_by_pupil" for _, name, _ in made_new)
+
+
+class Abandoned(Exception):
+    """Ends a rebuild's file unused: it is deleted, the live one kept."""
+
+
+def test_making_a_rebuilt_files_indexes_leaves_the_events_file_to_appends(services, tmp_path):
+    """An index of millions of rows takes seconds to make: appends must not wait for it,
+    as they would for a transaction of a connection with both files attached."""
+    events = sqlite3.connect(tmp_path / "d.sqlite", timeout=0, isolation_level=None)
+    with pytest.raises(Abandoned), services.reads.building():
+        with services.reads.building_file() as tx:
+            tx.execute(f"CREATE TABLE {tx.view('made_here')} (x)")
+            events.execute("BEGIN IMMEDIATE")  # "database is locked" at once if it waits
+            events.execute("ROLLBACK")
+        raise Abandoned
+    events.close()
+    assert files(tmp_path) == {"d.sqlite.views-1"}
 
 
 def test_files_of_older_generations_are_deleted_unless_a_rebuild_is_building_them(
