@@ -238,7 +238,7 @@ def test_corrected_stories_and_notes_give_their_new_mentions_also_after_a_rebuil
         return {e: {s["label"] for s in suggestions if s["entry_id"] == e} for e in corrections}
 
     assert found() == {ids["garage"]: {"geduldig"}, phase: {"zelfstandig werken"}}
-    services.follower.rebuild(helpers=0)
+    services.follower.rebuild(batch=1, helpers=0)  # each correction apart from its entry
     assert found() == {ids["garage"]: {"geduldig"}, phase: {"zelfstandig werken"}}
 
 
