@@ -115,20 +115,26 @@ def _refuse_repeated_entries(events: list[dict[str, Any]]) -> None:
 
 
 def _refuse_foreign_changes(dossier: Dossier, events: list[Any]) -> None:
-    """A correction names only fields its entry has, as `Dossier.correct_entry` checks;
-    the read models rely on it (a corrected story is an experience's, and notes are a
-    phase's), so a history with one that does not is refused."""
+    """A correction names, as `Dossier.correct_entry` checks, some fields of an entry
+    added before it, and only fields that entry has; the read models rely on it (a
+    corrected story is an experience's, and notes are a phase's), so a history with one
+    that does not is refused."""
+    added: set[str] = set()
     for event in events:
+        version, field = event.originator_version, ENTRY_IDS.get(type(event).__name__)
+        if field is not None:
+            added.add(str(getattr(event, field)))
         if not isinstance(event, Dossier.EntryCorrected):
             continue
         entry_type = dossier.types.get(str(event.entry_id))
-        if entry_type is None:
-            raise BundleRefused(f"event {event.originator_version} corrects an unknown entry")
+        if entry_type is None or str(event.entry_id) not in added:
+            raise BundleRefused(f"event {version} corrects an entry not added before it")
+        if not isinstance(event.changes, dict) or not event.changes:
+            raise BundleRefused(f"event {version} corrects no fields")
         foreign = sorted(set(event.changes) - set(ENTRY_RULES[entry_type]))
         if foreign:
             raise BundleRefused(
-                f"event {event.originator_version} corrects {', '.join(foreign)}, "
-                f"which a {entry_type} does not have"
+                f"event {version} corrects {', '.join(foreign)}, which a {entry_type} does not have"
             )
 
 

@@ -18,7 +18,7 @@ from dossier.replay import replay
 from dossier.transfer import BundleRefused, Signer, build
 from projections.runtime import open_services
 from scripts.loopback import call, dossier, running_server
-from scripts.workload import STAFF, TODAY, one_pupil
+from scripts.workload import STAFF, TODAY, grow, one_pupil
 
 EXPERIENCE = {"kind": "stage", "title": "Stage bij de dierenarts", "occurred_on": "2024-10-01",
               "story": "Ik mocht de honden voeren. Ik vond het fijn om voor dieren te zorgen.",
@@ -330,30 +330,50 @@ def test_a_bundle_that_adds_one_entry_twice_is_refused_and_stores_nothing(tmp_pa
         store.close()
 
 
-def test_a_bundle_whose_correction_names_a_field_its_entry_lacks_is_refused(tmp_path):
-    """A phase has notes, an experience a story: a correction of a phase's "story" (no
-    school of ours writes one; the read models take a story for an experience's) is
-    refused, and so is a correction of an entry the history does not hold."""
+def test_a_bundle_whose_correction_does_not_fit_its_entry_is_refused_and_ours_import(tmp_path):
+    """No school of ours writes a correction of a phase's "story", of no fields, or of an
+    entry added only after it, and the read models rely on that: such a history is
+    refused and stores nothing. Our own corrections of every kind of entry import."""
     store, sender, receiver = one_store_two_schools(tmp_path)
     try:
-        pupil_id, dossier_ = one_pupil(random.Random(3), 30)
-        phase = next(e for e, kind in dossier_.types.items() if kind == "phase")
-        dossier_.correct_entry(dict(STAFF), UUID(phase), {"notes": "Anders."}, "typefout", TODAY)
+        rng = random.Random(3)
+        pupil_id, dossier_ = one_pupil(rng, 12)
+        entries = {kind: UUID(entry) for entry, kind in dossier_.types.items()}
+        changes: dict[str, dict[str, Any]] = {
+            "enrolment": {"grade": 2},
+            "experience": {"story": "Ik was geduldig."},
+            "conversation": {"experience_ids": []},
+            "phase": {"notes": "Anders."},
+            "insight": {"label": "geduldig"},
+            "action": {"description": "Anders."},
+        }
+        for kind, fields in changes.items():
+            dossier_.correct_entry(dict(STAFF), entries[kind], fields, "anders", TODAY)
+        before = set(dossier_.types)
+        grow(dossier_, rng, 10)
+        later = next(entry for entry in dossier_.types if entry not in before)
         store.dossiers.save(dossier_)
         history = store.dossiers.history(sender, pupil_id, 0, 1000)
-        at = next(i for i, e in enumerate(history) if e.type == "EntryCorrected")
+        phase = str(entries["phase"])
+        at = next(i for i, e in enumerate(history) if e.data.get("entry_id") == phase
+                  and e.type == "EntryCorrected")  # fmt: skip
         signer = Signer(sender.school, store.accounts.signing_key(sender.school))
+
+        def bundle(events: list[Any]) -> Any:
+            return json.loads(json.dumps(build(signer, pupil_id, events, "MBO2", "2026-07-01")))
+
         wrong = {
             "story, which a phase does not have": {"changes": {"story": "Anders."}},
-            "an unknown entry": {"entry_id": str(uuid4())},
+            "corrects no fields": {"changes": None},
+            "an entry not added before it": {"entry_id": later},
         }
         for reason, data in wrong.items():
             changed = list(history)
             changed[at] = replace(history[at], data={**history[at].data, **data})
-            bundle = build(signer, pupil_id, changed, "MBO2", "2026-07-01")
             with pytest.raises(BundleRefused, match=reason):
-                store.transfers.import_bundle(receiver, json.loads(json.dumps(bundle)))
+                store.transfers.import_bundle(receiver, bundle(changed))
         assert store.queries.pupils(receiver, None, 100)[0] == []
+        assert store.transfers.import_bundle(receiver, bundle(history)).created
     finally:
         store.close()
 
