@@ -135,6 +135,8 @@ def school(rng: random.Random, events: int, per_pupil: int = 60) -> Iterator[lis
 def _careers(rng: random.Random, events: int, per_pupil: int) -> list[list[Step]]:
     """Every pupil's steps in the order they happen, `events` events in all with the
     pupils' openings; each pupil ~`per_pupil`, the last one what is left."""
+    if per_pupil < 1:
+        raise ValueError("a pupil's dossier holds at least its opening")
     careers: list[list[Step]] = []
     left = events
     while left > 0:
