@@ -2,11 +2,13 @@
 conversations, completed actions and corrections, every pupil's history interleaved with
 the others' in the order it happened."""
 
+import random
 from collections import Counter
 from itertools import pairwise
 
 from projections.runtime import Services, open_services
 from scripts.measure import fill
+from scripts.workload import BATCH, school
 
 
 def filled(path: str, events: int) -> Services:
@@ -45,3 +47,11 @@ def test_the_filler_interleaves_pupils_in_the_order_their_experiences_happened(t
         assert days == sorted(days) and days[0] < days[-1]
     finally:
         services.close()
+
+
+def test_the_filler_saves_at_most_a_batch_of_events_at_once():
+    """Also the openings of a school's many pupils: on PostgreSQL one insert of 16,700 hung
+    in psycopg's pipeline mode."""
+    batches = [len(batch) for batch in school(random.Random(1), 3_000, per_pupil=2)]
+    assert sum(batches) == 3_000
+    assert max(batches) == BATCH
