@@ -87,10 +87,10 @@ class Transfers:
         return result
 
     def _write(self, actor: Actor, pupil_id: UUID, checked: Checked) -> None:
-        _refuse_repeated_entries(checked.events)
+        added_at = _refuse_repeated_entries(checked.events)
         events = [_rebuild(pupil_id, e) for e in checked.events]
         dossier = _replay(events)
-        _refuse_foreign_changes(dossier, events)
+        _refuse_foreign_changes(dossier, events, added_at)
         dossier.receive_transfer(
             actor.as_record(), checked.school, checked.digest, checked.exported_at
         )
@@ -100,10 +100,11 @@ class Transfers:
             return  # imported at the same moment by someone else: the same dossier exists
 
 
-def _refuse_repeated_entries(events: list[dict[str, Any]]) -> None:
+def _refuse_repeated_entries(events: list[dict[str, Any]]) -> dict[Any, int]:
     """A history that adds one entry id twice would replay as one entry, the later, while
-    the timeline kept both: no school of ours writes one, so the bundle is refused."""
-    added: set[Any] = set()
+    the timeline kept both: no school of ours writes one, so the bundle is refused.
+    Returns the version that added each entry."""
+    added: dict[Any, int] = {}
     for event in events:
         field = ENTRY_IDS.get(event["type"])
         entry = event["data"].get(field) if field else None
@@ -111,23 +112,21 @@ def _refuse_repeated_entries(events: list[dict[str, Any]]) -> None:
             continue
         if entry in added:
             raise BundleRefused(f"event {event['version']} adds entry {entry} a second time")
-        added.add(entry)
+        added[entry] = event["version"]
+    return added
 
 
-def _refuse_foreign_changes(dossier: Dossier, events: list[Any]) -> None:
+def _refuse_foreign_changes(dossier: Dossier, events: list[Any], added_at: dict[Any, int]) -> None:
     """A correction names, as `Dossier.correct_entry` checks, some fields of an entry
-    added before it, and only fields that entry has; the read models rely on it (a
-    corrected story is an experience's, and notes are a phase's), so a history with one
-    that does not is refused."""
-    added: set[str] = set()
+    added before it (`added_at`: by which version), and only fields that entry has; the
+    read models rely on it (a corrected story is an experience's, and notes are a
+    phase's), so a history with one that does not is refused."""
     for event in events:
-        version, field = event.originator_version, ENTRY_IDS.get(type(event).__name__)
-        if field is not None:
-            added.add(str(getattr(event, field)))
         if not isinstance(event, Dossier.EntryCorrected):
             continue
+        version = event.originator_version
         entry_type = dossier.types.get(str(event.entry_id))
-        if entry_type is None or str(event.entry_id) not in added:
+        if entry_type is None or added_at.get(event.entry_id, version) >= version:
             raise BundleRefused(f"event {version} corrects an entry not added before it")
         if not isinstance(event.changes, dict) or not event.changes:
             raise BundleRefused(f"event {version} corrects no fields")

@@ -7,10 +7,9 @@ a rebuild can write a fresh one. Read models name their tables in DDL through
 placeholders and translated for PostgreSQL; rows come back as mappings on both.
 """
 
-import contextlib
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -215,7 +214,7 @@ class ReadStore:
         millions of rows takes seconds. Nothing reads or writes the file meanwhile."""
         assert self.files is not None and self.files.building is not None
         path = self.files.path(self.files.building)
-        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as raw:
+        with closing(sqlite3.connect(path, isolation_level=None)) as raw:
             raw.execute("PRAGMA synchronous=OFF")  # made durable before it goes live
             raw.execute(f"PRAGMA threads = {int(threads)}")
             raw.execute("BEGIN IMMEDIATE")
