@@ -13,13 +13,18 @@ library's reads are single statements, run without an explicit transaction (see
 """
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from eventsourcing.persistence import AggregateRecorder, ApplicationRecorder
+from eventsourcing.persistence import AggregateRecorder, ApplicationRecorder, StoredEvent
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresFactory,
+)
 from eventsourcing.sqlite import (
     SQLiteAggregateRecorder,
     SQLiteApplicationRecorder,
@@ -137,6 +142,51 @@ class DurableSQLiteFactory(SQLiteFactory):
         return recorder
 
 
+# Events a PostgreSQL insert statement takes at most; a save of more (an imported history)
+# takes several, in its one transaction.
+INSERT_CHUNK = 1_000
+
+
+class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """The library's recorder, except for a save of more than INSERT_CHUNK events.
+
+    The library inserts a save's events in one statement, in psycopg's pipeline mode. One
+    of ~16,700 events (~8 MB) hung for good with psycopg 3.3.9: the client waiting in
+    `Pipeline.sync` for results, the server waiting to read more, nothing in either
+    socket's queue; 10,000 went through. Nothing times such a write out. A larger save
+    is written here outside pipeline mode instead, INSERT_CHUNK events a statement, each
+    answered before the next is sent, in the same one transaction and after the same
+    table lock and notification as the library's. Smaller saves (every save the service
+    makes, but an import's) keep the library's path and its round trips."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if len(stored_events) <= INSERT_CHUNK:
+            return super().insert_events(stored_events, **kwargs)
+        ids: list[int] = []
+        with (
+            self.datastore.get_connection() as connection,
+            connection.transaction(),
+            connection.cursor() as cursor,
+        ):
+            self._lock_table(cursor)
+            self._notify_channel(cursor)
+            for start in range(0, len(stored_events), INSERT_CHUNK):
+                chunk = stored_events[start : start + INSERT_CHUNK]
+                PostgresAggregateRecorder._insert_stored_events(self, cursor, chunk)
+                ids += [row["notification_id"] for row in cursor.fetchall()]
+        if len(ids) != len(stored_events):
+            raise RuntimeError(f"{len(ids)} notification ids for {len(stored_events)} events")
+        return ids
+
+
+class ChunkedPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory with `ChunkedPostgresApplicationRecorder`."""
+
+    application_recorder_class = ChunkedPostgresApplicationRecorder
+
+
 def is_postgres(db: str) -> bool:
     return db.startswith(("postgresql://", "postgres://"))
 
@@ -158,7 +208,7 @@ def library_env(db: str | None = None) -> dict[str, str]:
 def postgres_env(url: str) -> dict[str, str]:
     parts = urlparse(url)
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": "projections.storage:ChunkedPostgresFactory",
         "POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(parts.port or 5432),

@@ -282,7 +282,8 @@ def main(
             results["sqlite"] = run_backend(f"{work}/bench.sqlite", floor, profile)
         if backend in ("both", "postgres"):
             url = fresh_postgres(postgres_url)
-            floor = library_env(url)
+            # The bare library: its own factory, not ours (projections.storage).
+            floor = {**library_env(url), "PERSISTENCE_MODULE": "eventsourcing.postgres"}
             results["postgres"] = run_backend(url, floor, profile)
     report(results)
     if json_path:

@@ -1,5 +1,7 @@
 """Storage behaviour on real databases: races, restarts, durability and table creation."""
 
+import dataclasses
+import random
 import sqlite3
 import subprocess
 import sys
@@ -9,14 +11,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 from eventsourcing import persistence
 from eventsourcing.application import project_aggregate
 
 from dossier.access import Actor
 from projections.runtime import Services, open_services
-from projections.storage import library_env
+from projections.storage import INSERT_CHUNK, library_env
 from scripts.loopback import call, running_server
+from scripts.workload import new_pupil
 
 EXPERIENCE = {
     "kind": "opdracht",
@@ -208,6 +212,62 @@ def test_two_processes_writing_one_dossier_in_turn_each_build_on_the_others_writ
     assert versions == [2, 3, 4, 5, 6, 7]
     assert vars(seen_by_second) == vars(replayed)
     assert list(seen_by_second.types.values()).count("experience") == 6
+
+
+def test_a_save_larger_than_one_insert_stores_every_event_in_order_or_none(
+    services: Services,
+) -> None:
+    """More events in one save than one insert statement takes (an imported history;
+    on PostgreSQL such a save is written a chunk at a time): all are stored, in order,
+    and a save that conflicts anywhere stores none of its events."""
+    rng = random.Random(7)
+    app = services.dossiers
+    first = [new_pupil(rng) for _ in range(2 * INSERT_CHUNK + 1)]
+    recordings = app.save(*first)
+    ids = [r.notification.id for r in recordings]
+    assert len(ids) == len(first) and ids == sorted(set(ids))
+    assert services.follower.head() == ids[-1]
+    assert [app.repository.get(d.id).version for d in first[::INSERT_CHUNK]] == [1, 1, 1]
+
+    second = [new_pupil(rng) for _ in range(2 * INSERT_CHUNK)]
+    opening = new_pupil(rng).pending_events[0]
+    taken = dataclasses.replace(opening, originator_id=first[-1].id)  # stored already
+    with pytest.raises(persistence.IntegrityError):
+        app.save(*second, taken)
+    assert services.follower.head() == ids[-1]
+    assert not any(d.id in app.repository for d in second)
+
+
+@pytest.mark.postgres
+def test_a_save_of_seventeen_thousand_events_on_postgresql_completes() -> None:
+    """One insert of ~16,700 events in psycopg's pipeline mode (the library's way) hung
+    in five of seven tries; written a chunk at a time it completes. Run in a thread, so
+    that a hang fails the test instead of stalling the suite."""
+    from tests.conftest import POSTGRES_URL, reset_postgres
+
+    reset_postgres(POSTGRES_URL)
+    services = open_services(POSTGRES_URL)
+    rng = random.Random(11)
+    pupils = [new_pupil(rng) for _ in range(17_000)]
+    saving = threading.Thread(target=services.dossiers.save, args=pupils, daemon=True)
+    saving.start()
+    saving.join(timeout=120)
+    try:
+        assert not saving.is_alive(), "the save still waits after two minutes"
+        assert services.follower.head() == 17_000
+    finally:
+        # A hung insert holds the events' table lock, which would hold up every later
+        # test's reset. The library tries a lost connection's insert again, ten times.
+        for _ in range(20):
+            if not saving.is_alive():
+                break
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as other:
+                other.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            saving.join(timeout=3)
+        services.close()
 
 
 def test_a_long_history_saved_at_once_is_snapshotted_at_its_last_version(
