@@ -248,6 +248,16 @@ def test_denied_quality_is_not_found_in_text() -> None:
     assert _labels(found) == ["nauwkeurig"]
 
 
+def test_a_lexicon_of_thousands_of_words_finds_and_denies_as_a_small_one() -> None:
+    """Past 6,400 different words a lexicon's phrases are coded in another character
+    range than the shipped lexicon's; mentions and denials come out the same."""
+    lexicon = Lexicon(LexiconEntry(f"kwaliteit{n}", "quality", ()) for n in range(6_500))
+    found = lexicon.find_in_text("Ik ben kwaliteit6499. Ik ben niet kwaliteit3!")
+    assert [(entry.label, sentence) for entry, sentence in found] == [
+        ("kwaliteit6499", "Ik ben kwaliteit6499.")
+    ]
+
+
 def test_longest_variant_wins_in_text() -> None:
     found = default_lexicon().find_in_text("Later wil ik met kinderen werken.")
     assert _labels(found) == ["kinderen"]
