@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from eventsourcing.persistence import AggregateRecorder, ApplicationRecorder, StoredEvent
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
@@ -35,6 +41,7 @@ from eventsourcing.sqlite import (
     SQLiteFactory,
     SQLiteTransaction,
 )
+from eventsourcing.utils import retry
 
 from projections.writers import writers_queue
 
@@ -157,13 +164,19 @@ class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder):
     is written here outside pipeline mode instead, INSERT_CHUNK events a statement, each
     answered before the next is sent, in the same one transaction and after the same
     table lock and notification as the library's. Smaller saves (every save the service
-    makes, but an import's) keep the library's path and its round trips."""
+    makes, but an import's) keep the library's path and its round trips. Both are tried
+    again as the library tries its own: on a lost connection or a lock not granted in
+    time, up to ten times, each a whole transaction."""
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         if len(stored_events) <= INSERT_CHUNK:
             return super().insert_events(stored_events, **kwargs)
+        return self._insert_in_chunks(stored_events)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert_in_chunks(self, stored_events: Sequence[StoredEvent]) -> list[int]:
         ids: list[int] = []
         with (
             self.datastore.get_connection() as connection,
@@ -176,8 +189,8 @@ class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 chunk = stored_events[start : start + INSERT_CHUNK]
                 PostgresAggregateRecorder._insert_stored_events(self, cursor, chunk)
                 ids += [row["notification_id"] for row in cursor.fetchall()]
-        if len(ids) != len(stored_events):
-            raise RuntimeError(f"{len(ids)} notification ids for {len(stored_events)} events")
+            if len(ids) != len(stored_events):  # inside: the transaction rolls back
+                raise RuntimeError(f"{len(ids)} notification ids for {len(stored_events)} events")
         return ids
 
 

@@ -218,14 +218,17 @@ def test_a_save_larger_than_one_insert_stores_every_event_in_order_or_none(
     services: Services,
 ) -> None:
     """More events in one save than one insert statement takes (an imported history;
-    on PostgreSQL such a save is written a chunk at a time): all are stored, in order,
-    and a save that conflicts anywhere stores none of its events."""
+    on PostgreSQL such a save is written a chunk at a time): all are stored, in the
+    order saved, and a save whose last event conflicts stores none of its events,
+    though its first chunks were written before the conflict."""
     rng = random.Random(7)
     app = services.dossiers
     first = [new_pupil(rng) for _ in range(2 * INSERT_CHUNK + 1)]
     recordings = app.save(*first)
     ids = [r.notification.id for r in recordings]
     assert len(ids) == len(first) and ids == sorted(set(ids))
+    stored = app.recorder.select_notifications(ids[0], len(ids) + 1)
+    assert [str(n.originator_id) for n in stored] == [str(d.id) for d in first]
     assert services.follower.head() == ids[-1]
     assert [app.repository.get(d.id).version for d in first[::INSERT_CHUNK]] == [1, 1, 1]
 
@@ -249,15 +252,25 @@ def test_a_save_of_seventeen_thousand_events_on_postgresql_completes() -> None:
     services = open_services(POSTGRES_URL)
     rng = random.Random(11)
     pupils = [new_pupil(rng) for _ in range(17_000)]
-    saving = threading.Thread(target=services.dossiers.save, args=pupils, daemon=True)
+    failed: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            services.dossiers.save(*pupils)
+        except BaseException as error:  # reported by the test, not lost in the thread
+            failed.append(error)
+
+    saving = threading.Thread(target=save, daemon=True)
     saving.start()
     saving.join(timeout=120)
     try:
         assert not saving.is_alive(), "the save still waits after two minutes"
+        assert failed == []
         assert services.follower.head() == 17_000
     finally:
         # A hung insert holds the events' table lock, which would hold up every later
-        # test's reset. The library tries a lost connection's insert again, ten times.
+        # test's reset. A save is tried again after a lost connection, up to ten times:
+        # its backend is ended until it gives up.
         for _ in range(20):
             if not saving.is_alive():
                 break
