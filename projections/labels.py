@@ -314,24 +314,23 @@ class _Codes:
     a story cost. A word, as written between white space, is turned into its characters
     once and remembered, as `_text_words` remembers its lemmas.
 
-    The characters come from the Basic Multilingual Plane's private use area while the
-    lemmas fit (6,400; the shipped lexicon has ~580): a string of those takes two bytes
-    a character where one of the supplementary area's takes four, and the automaton
-    searched it in ~1.3 µs a text against ~1.9. A larger lexicon takes the supplementary
-    area's 65,534.
+    An encoded line holds only these characters, spaces and SENTENCE_END, so any others
+    would do; they are numbered from the Basic Multilingual Plane's private use area,
+    whose first 8,192 (the shipped lexicon has ~580 words) make a string of two bytes a
+    character, where the supplementary area's took four: the automaton searched it in
+    ~1.3 µs a text against ~1.9.
     """
 
-    SMALL = (0xE000, 0x1900)  # the BMP's private use area: its first character, its size
-    LARGE = (0xF0000, 0xFFFE)  # the supplementary private use area A
+    FIRST = 0xE000  # the BMP's private use area; no surrogate, space or "|" comes after it
+    MOST = 0xFFFE  # lemmas a lexicon may hold, as when the codes began at 0xF0000
     SENTENCE_END = "|"  # in no phrase, so no phrase is found across sentences
     _BLANK = " " + SENTENCE_END  # what a line with no word of any phrase is made of
 
     def __init__(self, phrases: dict[Key, LexiconEntry]) -> None:
         lemmas = sorted({lemma for phrase in phrases for lemma in phrase} | NEGATIONS)
-        first, most = self.SMALL if len(lemmas) <= self.SMALL[1] else self.LARGE
-        if len(lemmas) > most:
-            raise ValueError(f"the lexicon holds {len(lemmas)} different words; at most {most:,}")
-        self._code = {lemma: chr(first + n) for n, lemma in enumerate(lemmas)}
+        if len(lemmas) > self.MOST:
+            raise ValueError(f"the lexicon holds {len(lemmas)} different words; at most 65,534")
+        self._code = {lemma: chr(self.FIRST + n) for n, lemma in enumerate(lemmas)}
         self._negations = frozenset(self._code[lemma] for lemma in NEGATIONS)
         self._denial = re.compile(f"[{''.join(sorted(self._negations))}]")
         self._entries = list(phrases.values())

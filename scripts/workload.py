@@ -117,8 +117,10 @@ class Round:
 # steps (so that no two compare equal), what, and of which round.
 Step = tuple[float, int, int, str, Round]
 SITTING = ("conversation", *PHASES, "insight", "action")  # one conversation, a minute apart
-# Events saved at once. The first version saved every pupil's opening in one go (16,700
-# for 1M events), and on PostgreSQL that insert, in psycopg's pipeline mode, hung.
+# Events saved at once, so that the fill takes the library's own path of writing, as the
+# service's small saves do. (The first version saved every pupil's opening in one go:
+# 16,700 for 1M events, an insert that hung in psycopg's pipeline mode on PostgreSQL;
+# projections.storage now writes so large a save in chunks.)
 BATCH = 1_000
 
 

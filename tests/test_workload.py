@@ -48,8 +48,8 @@ def test_the_filler_interleaves_pupils_in_the_order_their_experiences_happened(s
 
 
 def test_the_filler_saves_at_most_a_batch_of_events_at_once():
-    """Also the openings of a school's many pupils: on PostgreSQL one insert of 16,700 hung
-    in psycopg's pipeline mode."""
+    """Also the openings of a school's many pupils, so that the fill writes as the
+    service's small saves do (see scripts.workload.BATCH)."""
     batches = [len(batch) for batch in school(random.Random(1), 3_000, per_pupil=2)]
     assert sum(batches) == 3_000
     assert max(batches) == BATCH
