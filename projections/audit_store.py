@@ -51,7 +51,7 @@ def create(tx: Tx) -> None:
     )
     tx.execute(
         f"CREATE TABLE IF NOT EXISTS {tx.view('audit_stale')} "
-        "(pupil_id TEXT PRIMARY KEY, mark BIGINT NOT NULL)"
+        "(pupil_id TEXT PRIMARY KEY, mark BIGINT NOT NULL)" + tx.keyed
     )
 
 

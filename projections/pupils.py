@@ -23,8 +23,8 @@ class Pupils:
         tx.execute(
             f"CREATE TABLE IF NOT EXISTS {tx.view('pupils')} (pupil_id TEXT PRIMARY KEY, "
             "school TEXT NOT NULL, name TEXT NOT NULL, external_ref TEXT, school_year TEXT, "
-            "sector TEXT, grade INTEGER, "
-            "version INTEGER NOT NULL, opened_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
+            "sector TEXT, grade INTEGER, version INTEGER NOT NULL, opened_at TEXT NOT NULL, "
+            "updated_at TEXT NOT NULL)" + tx.keyed  # a rebuild updates ~200k rows by key
         )
         tx.execute(
             f"CREATE INDEX IF NOT EXISTS {tx.view('pupils_by_school')} "
@@ -124,7 +124,9 @@ class Pupils:
         self._write_opened(tx, pending)
         tx.executemany(
             "UPDATE pupils SET version = ?, updated_at = ? WHERE pupil_id = ?",
-            list(pending.latest.values()),
+            # In key order: a rebuild's batch updates a quarter of the pupils, and visiting
+            # their pages in order took a quarter less time than in the log's order.
+            [pending.latest[pupil] for pupil in sorted(pending.latest)],
         )
 
     def _pending(self, tx: Tx) -> "Pending":

@@ -40,6 +40,13 @@ class Tx:
         file on SQLite (schema `views`), plainly on PostgreSQL."""
         return name if self.postgres else f"{self.schema}.{name}"
 
+    @property
+    def keyed(self) -> str:
+        """What ends the DDL of a table stored in its primary key's order: on SQLite
+        WITHOUT ROWID (one B-tree, where a rowid table with a key also keeps an index
+        of it: every lookup and change by key walks both); PostgreSQL has no such option."""
+        return "" if self.postgres else " WITHOUT ROWID"
+
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.postgres else sql
 
