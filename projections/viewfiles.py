@@ -235,7 +235,7 @@ def _sync(path: Path, sync: Callable[[int], None]) -> None:
 # Pages of a new read-model file, in bytes. Against SQLite's default of 4,096, a rebuild
 # inserts a timeline row in ~15 % less CPU and indexes the rows in a fifth less time, while
 # reading a pupil's rows (scattered over the file) takes as long; from 32,768 on they took
-# longer (twentieth session, 907k real rows). Set before the file's first table is made;
+# longer (twenty-first session, 907k real rows). Set before the file's first table is made;
 # a file made before keeps its pages until it is rebuilt.
 PAGE_SIZE = 16_384
 
